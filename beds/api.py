@@ -1,0 +1,142 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import BED_FINDER_ROLES, Role
+from accounts.permissions import role_permission
+from beds import services
+from beds.forms import OverviewFilterForm
+from beds.models import Capacity, ChangeSource
+from beds.selectors import OverviewFilters, organisation_locations, region_overview
+from elvdesk.api_schema import ERROR_RESPONSES
+
+
+class CapacityOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    product = serializers.CharField(source="product.code")
+    total = serializers.IntegerField()
+    available = serializers.IntegerField()
+    held = serializers.IntegerField()
+    free = serializers.IntegerField()
+    expected_24h = serializers.IntegerField()
+    expected_72h = serializers.IntegerField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    stale = serializers.BooleanField()
+    version = serializers.IntegerField()
+
+
+class LocationListApi(APIView):
+    """Locations with their bed counts. Referrers and the desk see their region, filtered as on
+    the overview page; provider staff see their own organisation's locations."""
+
+    permission_classes = [role_permission(*BED_FINDER_ROLES, Role.PROVIDER_STAFF)]
+
+    class OrganisationOutput(serializers.Serializer):
+        id = serializers.IntegerField()
+        name = serializers.CharField()
+        agb_code = serializers.CharField(allow_null=True)
+
+    class Output(serializers.Serializer):
+        id = serializers.IntegerField()
+        name = serializers.CharField()
+        organisation = serializers.SerializerMethodField()
+        street = serializers.CharField()
+        postcode = serializers.CharField()
+        city = serializers.CharField()
+        latitude = serializers.FloatField(allow_null=True)
+        longitude = serializers.FloatField(allow_null=True)
+        distance_km = serializers.FloatField(allow_null=True, required=False, default=None)
+        phone_24_7 = serializers.CharField()
+        admission_24_7 = serializers.BooleanField()
+        admission_from = serializers.TimeField(allow_null=True)
+        admission_until = serializers.TimeField(allow_null=True)
+        features = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+        capacities = CapacityOutput(many=True, source="capacities.all")
+
+        def get_organisation(self, location) -> dict:
+            organisation = location.organisation
+            return {"id": organisation.id, "name": organisation.name, "agb_code": organisation.agb_code}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("product", str, description="Product code, e.g. elv_hoog"),
+            OpenApiParameter("postcode", str, description="Patient's postcode or PC4; results nearest first"),
+            OpenApiParameter("max_km", int),
+            OpenApiParameter("insurer", str, description="UZOVI code of a contracted insurer"),
+            OpenApiParameter("features", str, many=True, description="Required feature codes"),
+            OpenApiParameter("only_free", bool),
+        ],
+        responses={200: Output(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request):
+        user = request.user
+        if user.role == Role.PROVIDER_STAFF:
+            locations = organisation_locations(organisation=user.organisation)
+        else:
+            form = OverviewFilterForm(request.query_params, region=user.region)
+            if not form.is_valid():
+                raise ValidationError({name: list(errors) for name, errors in form.errors.items()})
+            data = form.cleaned_data
+            filters = OverviewFilters(
+                product=data.get("product"),
+                features=list(data.get("features") or []),
+                insurer=data.get("insurer"),
+                origin=data.get("postcode"),
+                max_km=data.get("max_km"),
+                only_free=bool(data.get("only_free")),
+            )
+            locations = region_overview(region=user.region, filters=filters)
+        return Response(self.Output(locations, many=True).data)
+
+
+class CapacityDetailApi(APIView):
+    """One bed count of the caller's own organisation. PATCH sets counts; send the `version`
+    you read to be refused (409) instead of overwriting a newer change."""
+
+    permission_classes = [role_permission(Role.PROVIDER_STAFF)]
+
+    class Input(serializers.Serializer):
+        total = serializers.IntegerField(min_value=0, required=False)
+        available = serializers.IntegerField(min_value=0, required=False)
+        expected_24h = serializers.IntegerField(min_value=0, required=False)
+        expected_72h = serializers.IntegerField(min_value=0, required=False)
+        version = serializers.IntegerField(min_value=1, required=False)
+
+    def _get_capacity(self, request, pk: int) -> Capacity:
+        capacity = get_object_or_404(
+            Capacity.objects.select_related("product", "location__organisation__region"),
+            pk=pk,
+            location__organisation=request.user.organisation,
+        )
+        capacity.stale = capacity.is_stale(stale_after_hours=capacity.location.organisation.region.stale_after_hours)
+        return capacity
+
+    @extend_schema(responses={200: CapacityOutput, **ERROR_RESPONSES})
+    def get(self, request, pk: int):
+        return Response(CapacityOutput(self._get_capacity(request, pk)).data)
+
+    @extend_schema(request=Input, responses={200: CapacityOutput, **ERROR_RESPONSES})
+    def patch(self, request, pk: int):
+        capacity = self._get_capacity(request, pk)
+        serializer = self.Input(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        counts = dict(serializer.validated_data)
+        expected_version = counts.pop("version", None)
+        if not counts:
+            raise ValidationError({"non_field_errors": [_("Send at least one count to change.")]})
+        try:
+            capacity = services.capacity_update(
+                capacity_id=capacity.pk,
+                by=request.user,
+                counts=counts,
+                source=ChangeSource.API,
+                expected_version=expected_version,
+            )
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(CapacityOutput(self._get_capacity(request, capacity.pk)).data)

@@ -1,0 +1,24 @@
+"""OpenAPI descriptions shared by every API view."""
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorDetail(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class ErrorResponse(serializers.Serializer):
+    error = ErrorDetail()
+
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(ErrorResponse, description="Invalid input; `fields` names each wrong field."),
+    401: OpenApiResponse(ErrorResponse, description="Not authenticated."),
+    403: OpenApiResponse(ErrorResponse, description="Your role may not do this."),
+    404: OpenApiResponse(ErrorResponse, description="Not found, or not visible to your organisation."),
+    409: OpenApiResponse(ErrorResponse, description="Conflict: changed in the meantime, or not allowed in this state."),
+}

@@ -1,0 +1,169 @@
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+agb_validator = RegexValidator(r"^\d{8}$", _("An AGB code has exactly 8 digits."))
+uzovi_validator = RegexValidator(r"^\d{4}$", _("A UZOVI code has exactly 4 digits."))
+
+
+class Product(models.Model):
+    """A kind of bed the desk arranges (ELV laag, hoog, palliatief, GRZ …). Rows, not code."""
+
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    is_elv = models.BooleanField(_("ELV product"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Feature(models.Model):
+    """Something a location offers that a patient may need (single room, oxygen …)."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("feature")
+        verbose_name_plural = _("features")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Insurer(models.Model):
+    """A Dutch health insurer (zorgverzekeraar), identified by its UZOVI code."""
+
+    uzovi = models.CharField(_("UZOVI code"), max_length=4, unique=True, validators=[uzovi_validator])
+    name = models.CharField(_("name"), max_length=120)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("insurer")
+        verbose_name_plural = _("insurers")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.uzovi})"
+
+
+class PostcodeArea(models.Model):
+    """Centroid of a 4-digit postcode area (GeoNames, CC BY 4.0; see providers/data/README.md)."""
+
+    pc4 = models.CharField(_("PC4"), max_length=4, primary_key=True)
+    latitude = models.FloatField(_("latitude"))
+    longitude = models.FloatField(_("longitude"))
+
+    class Meta:
+        verbose_name = _("postcode area")
+        verbose_name_plural = _("postcode areas")
+
+    def __str__(self) -> str:
+        return self.pc4
+
+
+class SelfServiceOffers(models.TextChoices):
+    NEVER = "never", _("Never: only the desk sends offers")
+    OUTSIDE_OFFICE_HOURS = "outside_office_hours", _("Outside office hours")
+    ALWAYS = "always", _("Always")
+
+
+class Region(models.Model):
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    products = models.ManyToManyField(Product, verbose_name=_("products on offer"), blank=True)
+    neighbours = models.ManyToManyField("self", verbose_name=_("neighbouring regions"), blank=True)
+    stale_after_hours = models.PositiveSmallIntegerField(_("bed counts are stale after (hours)"), default=12)
+    offer_expiry_minutes = models.PositiveSmallIntegerField(_("offer expires after (minutes)"), default=30)
+    triage_sla_minutes = models.PositiveSmallIntegerField(_("triage within (minutes)"), default=15)
+    urgent_placement_hours = models.PositiveSmallIntegerField(_("urgent placement within (hours)"), default=4)
+    overview_times = models.CharField(
+        _("daily overview times"), max_length=60, default="07:30,16:00", help_text=_("HH:MM, comma-separated")
+    )
+    retention_days = models.PositiveSmallIntegerField(_("keep patient data of closed referrals (days)"), default=90)
+    self_service_offers = models.CharField(
+        _("referrers may send offers themselves"),
+        max_length=30,
+        choices=SelfServiceOffers.choices,
+        default=SelfServiceOffers.OUTSIDE_OFFICE_HOURS,
+    )
+    office_hours_start = models.TimeField(_("office hours start"), default="08:00")
+    office_hours_end = models.TimeField(_("office hours end"), default="17:00")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrganisationKind(models.TextChoices):
+    PROVIDER = "provider", _("Care provider")
+    GP_PRACTICE = "gp_practice", _("GP practice")
+    HOSPITAL = "hospital", _("Hospital")
+    DESK = "desk", _("Coordination desk")
+    INSURER = "insurer", _("Insurer")
+
+
+class Organisation(models.Model):
+    region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT, related_name="organisations")
+    kind = models.CharField(_("kind"), max_length=20, choices=OrganisationKind.choices)
+    name = models.CharField(_("name"), max_length=150)
+    agb_code = models.CharField(
+        _("AGB code"), max_length=8, unique=True, null=True, blank=True, validators=[agb_validator]
+    )
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Location(models.Model):
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="locations"
+    )
+    name = models.CharField(_("name"), max_length=150)
+    street = models.CharField(_("street and number"), max_length=150)
+    postcode = models.CharField(_("postcode"), max_length=7, help_text=_("For example 6411 AB"))
+    city = models.CharField(_("city"), max_length=80)
+    latitude = models.FloatField(_("latitude"), null=True, blank=True, editable=False)
+    longitude = models.FloatField(_("longitude"), null=True, blank=True, editable=False)
+    phone_24_7 = models.CharField(_("24/7 phone"), max_length=20)
+    admission_24_7 = models.BooleanField(_("admission 24/7"), default=False)
+    admission_from = models.TimeField(_("admission from"), null=True, blank=True)
+    admission_until = models.TimeField(_("admission until"), null=True, blank=True)
+    specialist_24_7 = models.BooleanField(_("specialist ouderengeneeskunde available 24/7"), default=False)
+    features = models.ManyToManyField(Feature, verbose_name=_("features"), blank=True)
+    contracted_insurers = models.ManyToManyField(Insurer, verbose_name=_("contracted insurers"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("location")
+        verbose_name_plural = _("locations")
+        indexes = [models.Index(fields=["organisation", "is_active"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def admits_at(self, moment_time) -> bool:
+        """Whether a patient can be admitted at this local time of day."""
+        if self.admission_24_7:
+            return True
+        if self.admission_from is None or self.admission_until is None:
+            return False
+        return self.admission_from <= moment_time <= self.admission_until
