@@ -1,11 +1,19 @@
 from accounts.models import BED_FINDER_ROLES, Role
 
+REFERRER_ROLES = (Role.GP, Role.TRANSFER_NURSE)
+REFERRAL_ROLES = (*REFERRER_ROLES, Role.PROVIDER_STAFF, Role.COORDINATOR)
+
 
 def navigation(request):
-    """Which main menu items the signed-in user's role may use."""
+    """Which main menu items the signed-in user's role may use, and unread notifications."""
     user = getattr(request, "user", None)
-    role = getattr(user, "role", None) if user is not None and user.is_authenticated else None
+    if user is None or not user.is_authenticated:
+        return {}
+    role = user.role
     return {
         "nav_my_beds": role == Role.PROVIDER_STAFF,
         "nav_overview": role in BED_FINDER_ROLES,
+        "nav_referrals": role in REFERRAL_ROLES,
+        "nav_new_referral": role in REFERRER_ROLES,
+        "unread_notifications": lambda: user.notifications.filter(read_at__isnull=True).count(),
     }

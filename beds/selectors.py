@@ -20,7 +20,7 @@ class OverviewFilters:
     only_free: bool = False
 
 
-def _mark_staleness(locations, *, stale_after_hours: int) -> list[Location]:
+def mark_staleness(locations, *, stale_after_hours: int) -> list[Location]:
     now = timezone.now()
     for location in locations:
         for capacity in location.capacities.all():
@@ -29,7 +29,7 @@ def _mark_staleness(locations, *, stale_after_hours: int) -> list[Location]:
     return locations
 
 
-def location_list(*, regions: QuerySet | list[Region], filters: OverviewFilters, limit: int = 200) -> QuerySet:
+def location_list(*, regions: QuerySet | list[Region], filters: OverviewFilters) -> QuerySet:
     """Active locations of the given regions matching the filters, nearest first when a
     postcode is given. Each location has `capacities` prefetched (only the filtered product)."""
     locations = Location.objects.filter(organisation__region__in=regions, is_active=True).select_related(
@@ -55,13 +55,16 @@ def location_list(*, regions: QuerySet | list[Region], filters: OverviewFilters,
             locations = locations.filter(distance_km__lte=filters.max_km)
     else:
         locations = locations.order_by("name")
-    return locations.prefetch_related(Prefetch("capacities", queryset=capacities), "features")[:limit]
+    return locations.prefetch_related(Prefetch("capacities", queryset=capacities), "features")
+
+
+OVERVIEW_LIMIT = 200
 
 
 def region_overview(*, region: Region, filters: OverviewFilters) -> list[Location]:
     """The regional bed overview: locations with their counts and freshness."""
-    locations = list(location_list(regions=[region], filters=filters))
-    return _mark_staleness(locations, stale_after_hours=region.stale_after_hours)
+    locations = list(location_list(regions=[region], filters=filters)[:OVERVIEW_LIMIT])
+    return mark_staleness(locations, stale_after_hours=region.stale_after_hours)
 
 
 def organisation_locations(*, organisation) -> list[Location]:
@@ -72,4 +75,4 @@ def organisation_locations(*, organisation) -> list[Location]:
         .order_by("name")
         .prefetch_related(Prefetch("capacities", queryset=capacities))
     )
-    return _mark_staleness(locations, stale_after_hours=organisation.region.stale_after_hours)
+    return mark_staleness(locations, stale_after_hours=organisation.region.stale_after_hours)

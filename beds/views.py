@@ -67,7 +67,11 @@ def capacity_save(request, pk: int):
                 form.is_valid()
                 _add_model_errors(form, error)
         else:
-            messages.error(request, _("That button did not work; please reload the page."))
+            # Shown in the row itself (also for htmx, which only swaps the card), never followed
+            # by a "saved" message, and keeping what the planner typed.
+            form = CapacityForm(request.POST, prefix=f"c{capacity.pk}")
+            form.is_valid()
+            form.add_error(None, _("That button did not work; please reload the page."))
     else:
         form = CapacityForm(request.POST, prefix=f"c{capacity.pk}")
         if form.is_valid():

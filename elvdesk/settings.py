@@ -156,6 +156,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BEAT_SCHEDULE = {
     "expire-offers": {"task": "referrals.tasks.expire_offers", "schedule": 60.0},
+    "send-pending-notification-emails": {
+        "task": "referrals.tasks.send_pending_notification_emails",
+        "schedule": 120.0,
+    },
 }
 
 CACHES = {

@@ -1,5 +1,8 @@
+from datetime import time
+
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 agb_validator = RegexValidator(r"^\d{8}$", _("An AGB code has exactly 8 digits."))
@@ -93,8 +96,8 @@ class Region(models.Model):
         choices=SelfServiceOffers.choices,
         default=SelfServiceOffers.OUTSIDE_OFFICE_HOURS,
     )
-    office_hours_start = models.TimeField(_("office hours start"), default="08:00")
-    office_hours_end = models.TimeField(_("office hours end"), default="17:00")
+    office_hours_start = models.TimeField(_("office hours start"), default=time(8, 0))
+    office_hours_end = models.TimeField(_("office hours end"), default=time(17, 0))
 
     class Meta:
         ordering = ["name"]
@@ -103,6 +106,18 @@ class Region(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def in_office_hours(self, moment) -> bool:
+        local = timezone.localtime(moment)
+        return local.weekday() < 5 and self.office_hours_start <= local.time() < self.office_hours_end
+
+    def self_service_allowed(self, moment) -> bool:
+        """Whether GPs and transfer nurses may send offers themselves at `moment`."""
+        if self.self_service_offers == SelfServiceOffers.ALWAYS:
+            return True
+        if self.self_service_offers == SelfServiceOffers.NEVER:
+            return False
+        return not self.in_office_hours(moment)
 
 
 class OrganisationKind(models.TextChoices):

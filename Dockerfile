@@ -1,0 +1,26 @@
+# ELV bed desk: one image for the web process (gunicorn), the Celery worker and Celery beat.
+# See docker-compose.yml for how they are started.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, so a code change does not reinstall them. The project itself is not a
+# package (pyproject has `packages = []`): this installs only what pyproject.toml depends on.
+COPY pyproject.toml ./
+RUN pip install .
+
+COPY . .
+
+# Compiled translations (.mo) are committed, so the image needs no gettext.
+RUN useradd --system --uid 10001 --home-dir /app --no-create-home elvdesk \
+    && mkdir -p /app/staticfiles \
+    && chown elvdesk /app/staticfiles
+USER elvdesk
+
+EXPOSE 8000
+CMD ["gunicorn", "elvdesk.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

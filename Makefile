@@ -1,0 +1,67 @@
+# ELV bed desk: the two commands of the README, and a few helpers.
+#
+#   make run    create .venv, install, migrate, compile translations, seed the demo region and
+#               serve http://127.0.0.1:8000 (SQLite file db.sqlite3, Celery tasks in-process)
+#   make test   create .venv, install and run the test suite (pytest)
+#   make lint   ruff check
+#
+# The install step re-runs only when pyproject.toml changes (stamp file .venv/.installed).
+
+VENV    := .venv
+BIN     := $(VENV)/bin
+PY      := $(BIN)/python
+STAMP   := $(VENV)/.installed
+# The embedded default: DEBUG on, no DATABASE_URL (SQLite file), no REDIS_URL (tasks in-process).
+DEV_ENV := DEBUG=1
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/beds"`.
+PYTEST_ARGS ?=
+
+.PHONY: venv install messages run test lint bench clean
+
+venv install: $(STAMP)
+
+# Python 3.11 exactly: python3.11 if it exists, else python3 when that is 3.11.
+$(PY):
+	@py="$$(command -v python3.11 || true)"; \
+	if [ -z "$$py" ]; then py="$$(command -v python3 || true)"; fi; \
+	if [ -z "$$py" ] || ! "$$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
+		echo "ELV bed desk needs Python 3.11 (python3.11, or python3 being 3.11); none found." >&2; \
+		exit 1; \
+	fi; \
+	echo "Creating $(VENV) with $$py"; \
+	"$$py" -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+# Compiled .mo files are committed, so a machine without GNU gettext (msgfmt) still runs in Dutch.
+messages: $(STAMP)
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		$(DEV_ENV) $(PY) manage.py compilemessages --ignore=$(VENV) --ignore=staticfiles --verbosity 0; \
+	else \
+		echo "msgfmt (GNU gettext) not found: using the committed .mo files."; \
+	fi
+
+run: $(STAMP) messages
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py seed_demo
+	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+# pytest's exit code 5 means "no tests ran": make fails on it like on any other non-zero code.
+test: $(STAMP) messages
+	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that counts as a failure." >&2; fi; \
+	exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench:
+	@echo "make bench: not yet implemented." >&2
+	@exit 1
+
+clean:
+	rm -rf staticfiles test-artifacts .pytest_cache

@@ -1,0 +1,94 @@
+"""Ranks locations for a referral (design.md §6) and says why, in words."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+
+from beds.models import Capacity
+from beds.selectors import OverviewFilters, location_list, mark_staleness
+from providers.models import Location, PostcodeArea
+from referrals.models import DeclineReason, Offer, OfferState, Referral, Urgency
+
+
+@dataclass
+class Suggestion:
+    location: Location
+    capacity: Capacity
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _admission_possible(location: Location, referral: Referral, now) -> bool:
+    if referral.urgency == Urgency.PLANNED:
+        return location.admission_24_7 or location.admission_from is not None
+    return location.admits_at(timezone.localtime(now).time())
+
+
+def match_locations(*, referral: Referral, limit: int = 20) -> list[Suggestion]:
+    """Hard filters: the product with a free unheld bed, every required feature, admission
+    possible at the requested time, not declined before for this referral. Then ordered by
+    insurer contracted, distance, fresh count, and offering both laag and hoog."""
+    now = timezone.now()
+    required = list(referral.care_needs.all())
+    origin = PostcodeArea.objects.filter(pc4=referral.patient.postcode[:4]).first()
+    filters = OverviewFilters(product=referral.product, features=required, origin=origin, only_free=True)
+    laag_and_hoog = Exists(Capacity.objects.filter(location=OuterRef("pk"), product__code="elv_laag")) & Exists(
+        Capacity.objects.filter(location=OuterRef("pk"), product__code="elv_hoog")
+    )
+    declined = Offer.objects.filter(referral=referral, location=OuterRef("pk"), state=OfferState.DECLINED).exclude(
+        decline_reason=DeclineReason.NO_BED
+    )
+    contracted = Location.contracted_insurers.through.objects.filter(
+        location=OuterRef("pk"), insurer_id=referral.patient.insurer_id
+    )
+    locations = (
+        location_list(regions=[referral.region], filters=filters)
+        .annotate(offers_laag_and_hoog=laag_and_hoog, insurer_contracted=Exists(contracted))
+        .exclude(Exists(declined))
+    )
+    candidates = mark_staleness(list(locations[:200]), stale_after_hours=referral.region.stale_after_hours)
+    suggestions = []
+    for location in candidates:
+        if not _admission_possible(location, referral, now):
+            continue
+        capacity = next(iter(location.capacities.all()))
+        suggestions.append(_explain(location, capacity, referral, required, now))
+    suggestions.sort(
+        key=lambda s: (
+            not s.location.insurer_contracted,
+            s.location.distance_km if getattr(s.location, "distance_km", None) is not None else 9999,
+            s.capacity.stale,
+            not s.location.offers_laag_and_hoog,
+        )
+    )
+    return suggestions[:limit]
+
+
+def _explain(location: Location, capacity: Capacity, referral: Referral, required: list, now) -> Suggestion:
+    suggestion = Suggestion(location=location, capacity=capacity)
+    reasons, warnings = suggestion.reasons, suggestion.warnings
+    reasons.append(_("%(free)s free %(product)s bed(s)") % {"free": capacity.free, "product": capacity.product.name})
+    if referral.patient.insurer_id is None:
+        warnings.append(_("Insurer of the patient unknown: check the contract."))
+    elif location.insurer_contracted:
+        reasons.append(_("Contracted by %(insurer)s") % {"insurer": referral.patient.insurer.name})
+    else:
+        warnings.append(_("Not contracted by %(insurer)s") % {"insurer": referral.patient.insurer.name})
+    distance = getattr(location, "distance_km", None)
+    if distance is not None:
+        reasons.append(_("%(km)s km from the patient's home") % {"km": number_format(distance, 1)})
+    if capacity.stale:
+        warnings.append(_("Count not confirmed recently: call before sending an offer."))
+    elif capacity.confirmed_at:
+        reasons.append(_("Count confirmed %(ago)s ago") % {"ago": timesince(capacity.confirmed_at, now)})
+    if location.offers_laag_and_hoog:
+        reasons.append(_("Offers laag and hoog: no move when care is stepped up or down"))
+    if location.admission_24_7:
+        reasons.append(_("Admission 24/7"))
+    if required:
+        reasons.append(_("Has %(features)s") % {"features": ", ".join(f.name for f in required)})
+    return suggestion

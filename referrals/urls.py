@@ -1,0 +1,18 @@
+from django.urls import path
+
+from referrals import views
+
+app_name = "referrals"
+urlpatterns = [
+    path("", views.referral_index, name="index"),
+    path("new/", views.referral_new, name="new"),
+    path("new/advice/", views.referral_advice, name="advice"),
+    path("<int:pk>/", views.referral_detail, name="detail"),
+    path("<int:pk>/step/", views.referral_step, name="step"),
+    path("<int:pk>/offers/", views.offer_send, name="offer_send"),
+    path("<int:pk>/admission/", views.stay_admit, name="admit"),
+    path("<int:pk>/discharge/", views.stay_discharge, name="discharge"),
+    path("offers/<int:pk>/accept/", views.offer_accept, name="offer_accept"),
+    path("offers/<int:pk>/decline/", views.offer_decline, name="offer_decline"),
+    path("notifications/", views.notification_list, name="notifications"),
+]

@@ -1,0 +1,381 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.decorators import role_required
+from accounts.models import Role
+from beds.models import Capacity
+from elvdesk.errors import DomainError
+from referrals import services
+from referrals.decision import Answers, advise
+from referrals.forms import (
+    AdmitForm,
+    DischargeForm,
+    OfferAcceptForm,
+    OfferDeclineForm,
+    OfferSendForm,
+    ReferralForm,
+    StepForm,
+)
+from referrals.matching import match_locations
+from referrals.models import OfferState, RedirectTarget, ReferralDraft, State
+from referrals.selectors import offer_for_provider, referral_for_user, referral_list
+from referrals.workflow import allowed_targets
+
+REFERRERS = (Role.GP, Role.TRANSFER_NURSE)
+CAN_SEE_REFERRALS = (*REFERRERS, Role.PROVIDER_STAFF, Role.COORDINATOR)
+DETAIL_TEMPLATE = "referrals/detail.html"
+FORM_TEMPLATE = "referrals/new.html"
+
+
+def _redirect_after_post(request, url: str):
+    """htmx gets a client redirect, a plain form post an ordinary one."""
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _detail_url(referral_id: int) -> str:
+    return reverse("referrals:detail", args=[referral_id])
+
+
+# --- referral form -----------------------------------------------------------------------------
+
+
+def _latest_draft(user) -> ReferralDraft | None:
+    return ReferralDraft.objects.filter(user=user).first()
+
+
+def _advice_for(form: ReferralForm):
+    """Advice from whatever is ticked so far, even when the form is not valid yet."""
+    data = form.data if form.is_bound else form.initial
+    answers = Answers(**{name: data.get(name) in (True, "on", "true", "1") for name in Answers.__dataclass_fields__})
+    return advise(answers)
+
+
+@login_required
+@role_required(*REFERRERS)
+@require_http_methods(["GET", "POST"])
+def referral_new(request):
+    if request.method == "GET":
+        draft = _latest_draft(request.user)
+        if draft is not None and "fresh" not in request.GET:
+            form = ReferralForm(draft.data, user=request.user)
+            form.full_clean()
+            # Show the draft as typed without shouting errors at a half-filled form.
+            form._errors = {}
+        else:
+            if draft is not None:
+                draft.delete()
+            form = ReferralForm(user=request.user)
+        return render(request, FORM_TEMPLATE, {"form": form, "advice": _advice_for(form), "draft": draft})
+
+    form = ReferralForm(request.POST, user=request.user)
+    if request.POST.get("action") == "draft":
+        return _save_draft(request, form)
+    if not form.is_valid():
+        _save_draft(request, form)
+        return render(request, FORM_TEMPLATE, {"form": form, "advice": _advice_for(form)}, status=400)
+    data = form.cleaned_data
+    try:
+        referral, created = services.referral_submit(
+            by=request.user, data=data, idempotency_key=data.get("submit_token"), draft_id=data.get("draft_id")
+        )
+    except ValidationError as error:
+        for field, field_messages in error.message_dict.items():
+            for message in field_messages:
+                form.add_error(field if field in form.fields else None, message)
+        return render(request, FORM_TEMPLATE, {"form": form, "advice": _advice_for(form)}, status=400)
+    except DomainError as error:
+        form.add_error(None, error.message)
+        return render(request, FORM_TEMPLATE, {"form": form, "advice": _advice_for(form)}, status=409)
+    if created:
+        messages.success(request, _("Referral #%(number)s submitted.") % {"number": referral.pk})
+    return _redirect_after_post(request, _detail_url(referral.pk))
+
+
+def _save_draft(request, form: ReferralForm):
+    """Keep exactly what was typed, valid or not, so nothing is lost."""
+    data = {key: values if len(values) > 1 else values[0] for key, values in form.data.lists()}
+    data.pop("csrfmiddlewaretoken", None)
+    data.pop("action", None)
+    draft_id = data.get("draft_id")
+    draft = ReferralDraft.objects.filter(pk=draft_id, user=request.user).first() if str(draft_id).isdigit() else None
+    if draft is None:
+        draft = ReferralDraft.objects.create(user=request.user, data=data)
+    else:
+        draft.data = data
+        draft.save(update_fields=["data", "updated_at"])
+    if request.htmx:
+        return render(request, f"{FORM_TEMPLATE}#draft-status", {"draft": draft})
+    messages.info(request, _("Draft saved."))
+    return redirect("referrals:new")
+
+
+@login_required
+@role_required(*REFERRERS)
+@require_POST
+def referral_advice(request):
+    form = ReferralForm(request.POST, user=request.user)
+    return render(request, f"{FORM_TEMPLATE}#advice", {"advice": _advice_for(form)})
+
+
+# --- lists and detail --------------------------------------------------------------------------
+
+
+@login_required
+@role_required(*CAN_SEE_REFERRALS)
+@require_GET
+def referral_index(request):
+    role = request.user.role
+    show_all = request.GET.get("all") == "1"
+    state = request.GET.get("state") if request.GET.get("state") in State.values else None
+    referrals = referral_list(request.user, open_only=not show_all, state=state)[:200]
+    titles = {
+        Role.GP: _("My referrals"),
+        Role.TRANSFER_NURSE: _("My referrals"),
+        Role.PROVIDER_STAFF: _("Referrals for us"),
+        Role.COORDINATOR: _("All open referrals"),
+    }
+    context = {
+        "referrals": referrals,
+        "title": titles[role],
+        "show_all": show_all,
+        "state": state,
+        "states": State.choices,
+    }
+    template = "referrals/index.html#list" if request.htmx else "referrals/index.html"
+    return render(request, template, context)
+
+
+def _detail_context(request, referral, forms: dict | None = None) -> dict:
+    user = request.user
+    forms = forms or {}
+    offers = list(referral.offers.all())
+    own_offer = next(
+        (
+            offer
+            for offer in offers
+            if offer.location.organisation_id == user.organisation_id
+            and offer.state in (OfferState.OPEN, OfferState.ACCEPTED)
+        ),
+        None,
+    )
+    targets = allowed_targets(state=referral.state, role=user.role)
+    may_offer = State.OFFERED in targets and (
+        user.role == Role.COORDINATOR or referral.region.self_service_allowed(timezone.now())
+    )
+    context = {
+        "referral": referral,
+        "offers": offers,
+        "events": referral.events.all(),
+        "own_offer": own_offer,
+        "targets": [t for t in targets if t in (State.TRIAGE, State.SEARCHING, State.CANCELLED, State.REDIRECTED)],
+        "redirect_targets": RedirectTarget.choices,
+        "step_form": forms.get("step") or StepForm(),
+        "accept_form": forms.get("accept")
+        or OfferAcceptForm(initial={"admission_at": timezone.localtime().replace(second=0, microsecond=0)}),
+        "decline_form": forms.get("decline") or OfferDeclineForm(),
+        "admit_form": forms.get("admit")
+        or AdmitForm(initial={"admitted_at": timezone.localtime().replace(second=0, microsecond=0)}),
+        "discharge_form": forms.get("discharge")
+        or DischargeForm(initial={"discharged_at": timezone.localtime().replace(second=0, microsecond=0)}),
+        "suggestions": match_locations(referral=referral) if may_offer and referral.state == State.SEARCHING else [],
+        "may_offer": may_offer,
+        "is_provider": user.role == Role.PROVIDER_STAFF,
+        "stay": getattr(referral, "stay", None) if referral.state in (State.ADMITTED, State.DISCHARGED) else None,
+    }
+    return context
+
+
+@login_required
+@role_required(*CAN_SEE_REFERRALS)
+@require_GET
+def referral_detail(request, pk: int):
+    referral = referral_for_user(request.user, pk)
+    return render(request, DETAIL_TEMPLATE, _detail_context(request, referral))
+
+
+def _act(request, referral, action, *, form_key: str | None = None, form=None, success: str):
+    """Run a service call; on a refused step show the page again with the message and what
+    the user typed, otherwise redirect back to the referral."""
+    try:
+        action()
+    except ValidationError as error:
+        if form is not None:
+            for field, field_messages in error.message_dict.items():
+                for message in field_messages:
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            messages.error(request, " ".join(error.messages))
+        return _render_refused(request, referral, form_key, form)
+    except DomainError as error:
+        if form is not None:
+            form.add_error(None, error.message)
+        else:
+            messages.error(request, error.message)
+        return _render_refused(request, referral, form_key, form, status=error.http_status)
+    messages.success(request, success)
+    return _redirect_after_post(request, _detail_url(referral.pk))
+
+
+def _render_refused(request, referral, form_key, form, status: int = 400):
+    referral = referral_for_user(request.user, referral.pk)
+    forms = {form_key: form} if form_key else {}
+    return render(request, DETAIL_TEMPLATE, _detail_context(request, referral, forms), status=status)
+
+
+@login_required
+@role_required(Role.COORDINATOR, *REFERRERS)
+@require_POST
+def referral_step(request, pk: int):
+    referral = referral_for_user(request.user, pk)
+    form = StepForm(request.POST)
+    if not form.is_valid():
+        return _render_refused(request, referral, "step", form)
+    data = form.cleaned_data
+    return _act(
+        request,
+        referral,
+        lambda: services.referral_step(
+            referral=referral,
+            target=data["target"],
+            by=request.user,
+            reason=data["reason"],
+            redirect_target=data["redirect_target"],
+        ),
+        form_key="step",
+        form=form,
+        success=_("Referral is now: %(state)s.") % {"state": State(data["target"]).label},
+    )
+
+
+@login_required
+@role_required(Role.COORDINATOR, *REFERRERS)
+@require_POST
+def offer_send(request, pk: int):
+    referral = referral_for_user(request.user, pk)
+    form = OfferSendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a location."))
+        return _render_refused(request, referral, None, None)
+    capacity = get_object_or_404(
+        Capacity.objects.select_related("location", "product"),
+        pk=form.cleaned_data["capacity"],
+        location__organisation__region_id=referral.region_id,
+    )
+    return _act(
+        request,
+        referral,
+        lambda: services.offer_create(referral=referral, capacity=capacity, by=request.user),
+        success=_("Offer sent to %(location)s. The bed is held for %(minutes)s minutes.")
+        % {"location": capacity.location, "minutes": referral.region.offer_expiry_minutes},
+    )
+
+
+@login_required
+@role_required(Role.PROVIDER_STAFF)
+@require_POST
+def offer_accept(request, pk: int):
+    offer = offer_for_provider(request.user, pk)
+    referral = referral_for_user(request.user, offer.referral_id)
+    form = OfferAcceptForm(request.POST)
+    if not form.is_valid():
+        return _render_refused(request, referral, "accept", form)
+    return _act(
+        request,
+        referral,
+        lambda: services.offer_accept(offer=offer, by=request.user, admission_at=form.cleaned_data["admission_at"]),
+        form_key="accept",
+        form=form,
+        success=_("Offer accepted; the bed is booked."),
+    )
+
+
+@login_required
+@role_required(Role.PROVIDER_STAFF)
+@require_POST
+def offer_decline(request, pk: int):
+    offer = offer_for_provider(request.user, pk)
+    referral = referral_for_user(request.user, offer.referral_id)
+    form = OfferDeclineForm(request.POST)
+    if not form.is_valid():
+        return _render_refused(request, referral, "decline", form)
+    return _act(
+        request,
+        referral,
+        lambda: services.offer_decline(
+            offer=offer, by=request.user, reason=form.cleaned_data["reason"], text=form.cleaned_data["text"]
+        ),
+        form_key="decline",
+        form=form,
+        success=_("Offer declined; the desk searches further."),
+    )
+
+
+@login_required
+@role_required(Role.PROVIDER_STAFF)
+@require_POST
+def stay_admit(request, pk: int):
+    referral = referral_for_user(request.user, pk)
+    _require_own_booking(request.user, referral)
+    form = AdmitForm(request.POST)
+    if not form.is_valid():
+        return _render_refused(request, referral, "admit", form)
+    return _act(
+        request,
+        referral,
+        lambda: services.stay_admit(referral=referral, by=request.user, admitted_at=form.cleaned_data["admitted_at"]),
+        form_key="admit",
+        form=form,
+        success=_("Admission recorded."),
+    )
+
+
+@login_required
+@role_required(Role.PROVIDER_STAFF)
+@require_POST
+def stay_discharge(request, pk: int):
+    referral = referral_for_user(request.user, pk)
+    _require_own_booking(request.user, referral)
+    form = DischargeForm(request.POST)
+    if not form.is_valid():
+        return _render_refused(request, referral, "discharge", form)
+    return _act(
+        request,
+        referral,
+        lambda: services.stay_discharge(
+            referral=referral,
+            by=request.user,
+            discharged_at=form.cleaned_data["discharged_at"],
+            destination=form.cleaned_data["destination"],
+        ),
+        form_key="discharge",
+        form=form,
+        success=_("Discharge recorded; the bed is free again."),
+    )
+
+
+def _require_own_booking(user, referral) -> None:
+    """Only the provider whose location took the patient records admission and discharge."""
+    get_object_or_404(
+        referral.offers.model,
+        referral=referral,
+        state=OfferState.ACCEPTED,
+        location__organisation_id=user.organisation_id,
+    )
+
+
+@login_required
+@require_GET
+def notification_list(request):
+    notifications = request.user.notifications.select_related("referral")[:50]
+    response = render(request, "referrals/notifications.html", {"notifications": notifications})
+    request.user.notifications.filter(read_at__isnull=True).update(read_at=timezone.now())
+    return response
