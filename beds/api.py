@@ -55,8 +55,13 @@ class LocationListApi(APIView):
         admission_24_7 = serializers.BooleanField()
         admission_from = serializers.TimeField(allow_null=True)
         admission_until = serializers.TimeField(allow_null=True)
-        features = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+        # A method field rather than SlugRelatedField: without a model serializer or queryset,
+        # drf-spectacular could not build the schema (/api/schema/ answered 500).
+        features = serializers.SerializerMethodField()
         capacities = CapacityOutput(many=True, source="capacities.all")
+
+        def get_features(self, location) -> list[str]:
+            return [feature.code for feature in location.features.all()]
 
         def get_organisation(self, location) -> dict:
             organisation = location.organisation

@@ -1,5 +1,6 @@
 """OpenAPI descriptions shared by every API view."""
 
+from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -22,3 +23,11 @@ ERROR_RESPONSES = {
     404: OpenApiResponse(ErrorResponse, description="Not found, or not visible to your organisation."),
     409: OpenApiResponse(ErrorResponse, description="Conflict: changed in the meantime, or not allowed in this state."),
 }
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Names components after the view that nests them ("OfferAcceptApi.Input" becomes
+    "OfferAcceptApiInput"), so the nested Input/Output serializers of every view stay distinct."""
+
+    def get_serializer_name(self, serializer, direction):
+        return type(serializer).__qualname__.replace(".", "")

@@ -1,8 +1,19 @@
 from django.urls import path
 
 from beds import api as beds_api
+from referrals import api as referrals_api
 
 urlpatterns = [
     path("locations/", beds_api.LocationListApi.as_view(), name="api-locations"),
     path("capacities/<int:pk>/", beds_api.CapacityDetailApi.as_view(), name="api-capacity"),
+    path("referrals/", referrals_api.ReferralListCreateApi.as_view(), name="api-referrals"),
+    path("referrals/<int:pk>/", referrals_api.ReferralDetailApi.as_view(), name="api-referral"),
+    path("referrals/<int:pk>/transitions/", referrals_api.ReferralTransitionApi.as_view(), name="api-referral-transition"),
+    path("referrals/<int:pk>/matches/", referrals_api.ReferralMatchesApi.as_view(), name="api-referral-matches"),
+    path("referrals/<int:pk>/offers/", referrals_api.ReferralOfferCreateApi.as_view(), name="api-referral-offers"),
+    path("referrals/<int:pk>/admission/", referrals_api.ReferralAdmissionApi.as_view(), name="api-referral-admission"),
+    path("referrals/<int:pk>/discharge/", referrals_api.ReferralDischargeApi.as_view(), name="api-referral-discharge"),
+    path("offers/", referrals_api.OfferListApi.as_view(), name="api-offers"),
+    path("offers/<int:pk>/accept/", referrals_api.OfferAcceptApi.as_view(), name="api-offer-accept"),
+    path("offers/<int:pk>/decline/", referrals_api.OfferDeclineApi.as_view(), name="api-offer-decline"),
 ]

@@ -149,7 +149,7 @@ def _close_offer(offer: Offer, *, state: str, by: User | None) -> None:
 @transaction.atomic
 def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
     """Offer the referral to one location: holds one bed until answered or expired."""
-    referral = Referral.objects.select_for_update().select_related("region").get(pk=referral.pk)
+    referral = Referral.objects.select_for_update(of=("self",)).select_related("region").get(pk=referral.pk)
     if referral.state != State.SEARCHING:
         raise Conflict(_("An offer can only be sent while searching a bed."), code="illegal_transition")
     if by.role in ("gp", "transfer_nurse") and not referral.region.self_service_allowed(timezone.now()):
@@ -173,7 +173,7 @@ def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
 
 
 def _lock_open_offer(offer: Offer) -> Offer:
-    locked = Offer.objects.select_for_update().select_related("referral", "location").get(pk=offer.pk)
+    locked = Offer.objects.select_for_update(of=("self",)).select_related("referral", "location").get(pk=offer.pk)
     if locked.state != OfferState.OPEN:
         raise Conflict(
             _("This offer was already %(state)s.") % {"state": OfferState(locked.state).label.lower()},
@@ -223,7 +223,7 @@ def offer_expire(*, offer_id: int) -> bool:
     """Release an offer whose time is up. Safe to call twice or concurrently: returns False
     when there was nothing (left) to do."""
     offer = (
-        Offer.objects.select_for_update(skip_locked=True)
+        Offer.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("referral")
         .filter(pk=offer_id, state=OfferState.OPEN, expires_at__lte=timezone.now())
         .first()

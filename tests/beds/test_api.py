@@ -186,7 +186,13 @@ def test_api_patch_of_an_own_count_changes_it_and_logs_it_as_api(make_api_client
 
     assert response.status_code == 200, response.content
     body = response.json()
-    assert (body["available"], body["free"], body["expected_24h"], body["version"], body["stale"]) == (5, 4, 3, 2, False)
+    assert (body["available"], body["free"], body["expected_24h"], body["version"], body["stale"]) == (
+        5,
+        4,
+        3,
+        2,
+        False,
+    )
     assert counts(capacity) == (10, 5, 1, 3, 2)
     assert capacity.confirmed_by == planner
     change = CapacityChange.objects.get(capacity=capacity)
@@ -313,15 +319,16 @@ def test_api_token_of_another_provider_cannot_patch_our_count(other_provider, ca
     assert counts(capacity)[1] == 3
 
 
-def test_api_errors_answer_in_dutch_by_default(make_api_client, gp, planner, capacity):
-    response = APIClient()
-    response.force_authenticate(planner)
+def test_api_errors_answer_in_dutch_by_default(planner, capacity):
+    client = APIClient()  # no Accept-Language: the default language applies
+    client.force_authenticate(planner)
 
-    answer = response.patch(capacity_url(capacity), {"available": 11}, format="json")
+    response = client.patch(capacity_url(capacity), {"available": 11}, format="json")
 
-    assert answer.status_code == 400
-    assert answer.headers["Content-Language"] == "nl"
-    assert answer.json()["error"]["fields"]["available"][0]
+    assert response.status_code == 400
+    assert response.headers["Content-Language"] == "nl"
+    assert response.json()["error"]["fields"]["available"][0]
+    assert counts(capacity)[1] == 3
 
 
 # --- OpenAPI -------------------------------------------------------------------------------
@@ -349,3 +356,14 @@ def test_api_schema_as_json_lists_the_paths_and_the_error_shape():
 
 def test_api_docs_page_is_served():
     assert APIClient().get("/api/docs/").status_code == 200
+
+
+def test_api_lists_feature_codes_and_contact_details(make_api_client, gp, provider):
+    location = LocationFactory(organisation=provider, name="Met extra's", features=["oxygen", "single_room"])
+    CapacityFactory(location=location)
+
+    [item] = make_api_client(gp).get(LOCATIONS).json()
+
+    assert sorted(item["features"]) == ["oxygen", "single_room"]
+    assert item["phone_24_7"] == "045 555 1234"
+    assert item["admission_24_7"] is True

@@ -8,7 +8,7 @@ import time_machine
 from django.db import IntegrityError, transaction
 
 from beds.models import Capacity
-from tests.factories import CapacityFactory, LocationFactory, RegionFactory, ProviderFactory, product
+from tests.factories import CapacityFactory, LocationFactory, ProviderFactory, RegionFactory, product
 
 pytestmark = pytest.mark.django_db
 

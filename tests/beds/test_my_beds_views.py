@@ -1,4 +1,4 @@
-""""Mijn bedden": a provider planner keeps the counts of her own locations right, with − / +,
+""" "Mijn bedden": a provider planner keeps the counts of her own locations right, with − / +,
 direct entry and "klopt nog", with and without htmx; bad input changes nothing and keeps what
 she typed."""
 
@@ -93,7 +93,7 @@ def test_my_beds_marks_counts_not_confirmed_within_the_regions_limit_as_stale(ma
     assert html.count('class="capacity-row is-stale"') == 1
 
 
-def test_my_beds_query_count_does_not_grow_with_locations(make_client, planner, django_assert_max_num_queries):
+def test_my_beds_query_count_does_not_grow_with_locations(make_client, planner, django_assert_num_queries):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -108,7 +108,7 @@ def test_my_beds_query_count_does_not_grow_with_locations(make_client, planner, 
     with CaptureQueriesContext(connection) as few:
         assert client.get(MY_BEDS).status_code == 200
     add_locations(20)
-    with django_assert_max_num_queries(len(few.captured_queries)):
+    with django_assert_num_queries(len(few.captured_queries)):
         assert client.get(MY_BEDS).status_code == 200
 
 
@@ -167,7 +167,9 @@ def test_plus_and_minus_work_for_every_count(make_client, planner, capacity, but
 
     assert response.status_code == 200
     assert is_location_partial(response, capacity.location)
-    assert f'name="c{capacity.pk}-{field}" id="id_c{capacity.pk}-{field}" value="{expected}"' in response.content.decode()
+    assert (
+        f'name="c{capacity.pk}-{field}" id="id_c{capacity.pk}-{field}" value="{expected}"' in response.content.decode()
+    )
     capacity.refresh_from_db()
     assert getattr(capacity, field) == expected
 
@@ -295,7 +297,9 @@ def test_after_a_conflict_saving_again_on_purpose_wins(make_client, planner, cap
     conflict = client.post(save_url(capacity), {**read_by_both, f"c{capacity.pk}-available": "7"})
     assert conflict.status_code == 200
 
-    again = client.post(save_url(capacity), {**read_by_both, f"c{capacity.pk}-available": "7", f"c{capacity.pk}-version": "2"})
+    again = client.post(
+        save_url(capacity), {**read_by_both, f"c{capacity.pk}-available": "7", f"c{capacity.pk}-version": "2"}
+    )
 
     assert again.status_code == 302
     assert counts(capacity)[1] == 7
@@ -316,7 +320,9 @@ def test_two_planners_pressing_plus_at_once_both_count(make_client, planner, cap
 
 def test_still_correct_confirms_every_count_of_the_location(make_client, planner, location):
     old = NOW - timedelta(hours=20)
-    capacities = [CapacityFactory(location=location, product=product(c), confirmed_at=old) for c in ("elv_laag", "elv_hoog")]
+    capacities = [
+        CapacityFactory(location=location, product=product(c), confirmed_at=old) for c in ("elv_laag", "elv_hoog")
+    ]
     client = make_client(planner)
 
     with time_machine.travel(NOW, tick=False):
@@ -393,10 +399,12 @@ def test_other_roles_may_not_use_my_beds(make_client, region, capacity, role):
     assert not CapacityChange.objects.exists()
 
 
-def test_a_provider_role_in_the_providers_own_organisation_but_wrong_role_is_refused(make_client, capacity):
+def test_an_analyst_in_the_providers_own_organisation_is_refused(make_client, capacity):
     analyst_at_provider = user_with_role(Role.ANALYST, capacity.location.organisation)
 
-    assert make_client(analyst_at_provider).post(save_url(capacity), form_data(capacity, available=5)).status_code == 403
+    assert (
+        make_client(analyst_at_provider).post(save_url(capacity), form_data(capacity, available=5)).status_code == 403
+    )
 
 
 def test_a_planner_without_an_organisation_is_refused(make_client, capacity):
