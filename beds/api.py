@@ -112,6 +112,13 @@ class CapacityDetailApi(APIView):
         expected_72h = serializers.IntegerField(min_value=0, required=False)
         version = serializers.IntegerField(min_value=1, required=False)
 
+        def validate(self, attrs):
+            unknown = set(self.initial_data) - set(self.fields)
+            if unknown:
+                message = _("This field cannot be set here; held beds change only through offers.")
+                raise ValidationError({name: [message] for name in sorted(unknown)})
+            return attrs
+
     def _get_capacity(self, request, pk: int) -> Capacity:
         capacity = get_object_or_404(
             Capacity.objects.select_related("product", "location__organisation__region"),

@@ -81,7 +81,8 @@ def referral_new(request):
         return _save_draft(request, form)
     if not form.is_valid():
         _save_draft(request, form)
-        return render(request, FORM_TEMPLATE, {"form": form, "advice": _advice_for(form)}, status=400)
+        context = {"form": form, "advice": _advice_for(form), "draft": _latest_draft(request.user)}
+        return render(request, FORM_TEMPLATE, context, status=400)
     data = form.cleaned_data
     try:
         referral, created = services.referral_submit(
@@ -113,7 +114,8 @@ def _save_draft(request, form: ReferralForm):
         draft.data = data
         draft.save(update_fields=["data", "updated_at"])
     if request.htmx:
-        return render(request, f"{FORM_TEMPLATE}#draft-status", {"draft": draft})
+        # The draft id goes back into the form (out of band) so the next autosave updates this draft.
+        return render(request, f"{FORM_TEMPLATE}#draft-status", {"draft": draft, "draft_oob": True})
     messages.info(request, _("Draft saved."))
     return redirect("referrals:new")
 
@@ -216,10 +218,9 @@ def _act(request, referral, action, *, form_key: str | None = None, form=None, s
             messages.error(request, " ".join(error.messages))
         return _render_refused(request, referral, form_key, form)
     except DomainError as error:
-        if form is not None:
-            form.add_error(None, error.message)
-        else:
-            messages.error(request, error.message)
+        # A message, not a form error: after a conflict the form is often no longer shown
+        # (an answered offer has no answer form), and the user must still read why.
+        messages.error(request, error.message)
         return _render_refused(request, referral, form_key, form, status=error.http_status)
     messages.success(request, success)
     return _redirect_after_post(request, _detail_url(referral.pk))

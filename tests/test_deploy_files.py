@@ -144,7 +144,8 @@ def test_compose_sets_only_variables_that_settings_reads(compose):
 def test_compose_points_the_app_at_its_own_postgres_and_redis(compose):
     for name in APP_SERVICES:
         environment = compose["services"][name]["environment"]
-        assert environment["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in environment["DATABASE_URL"]
+        database_url = environment["DATABASE_URL"]
+        assert database_url.startswith("postgres://") and "@postgres:5432/" in database_url, database_url
         assert environment["REDIS_URL"].startswith("redis://redis:6379/")
         assert environment["SECRET_KEY"], f"{name} has no SECRET_KEY"
 

@@ -249,7 +249,7 @@ def test_api_patch_by_other_roles_is_403(make_api_client, region, capacity, role
         ({"total": 2}, "available", "Free beds (3) cannot exceed contracted beds (2)."),
         ({"available": 0}, "available", "1 beds are held by open offers; free beds cannot be lower than that."),
         ({}, "non_field_errors", "Send at least one count to change."),
-        ({"held": 0}, "non_field_errors", "Send at least one count to change."),
+        ({"held": 0}, "held", "This field cannot be set here; held beds change only through offers."),
         ({"version": 1}, "non_field_errors", "Send at least one count to change."),
     ],
 )
@@ -367,3 +367,12 @@ def test_api_lists_feature_codes_and_contact_details(make_api_client, gp, provid
     assert sorted(item["features"]) == ["oxygen", "single_room"]
     assert item["phone_24_7"] == "045 555 1234"
     assert item["admission_24_7"] is True
+
+
+def test_patch_with_a_field_that_cannot_be_set_is_refused_and_changes_nothing(make_api_client, planner, capacity):
+    before = capacity.snapshot()
+    response = make_api_client(planner).patch(f"/api/v1/capacities/{capacity.pk}/", {"available": 2, "held": 0}, format="json")
+    assert response.status_code == 400
+    assert "held" in response.json()["error"]["fields"]
+    capacity.refresh_from_db()
+    assert capacity.snapshot() == before
