@@ -31,7 +31,7 @@ class ReferralForm(forms.Form):
     bsn = forms.CharField(label=_("BSN"), max_length=11, help_text=_("9 digits"))
     name = forms.CharField(label=_("Name"), max_length=150)
     date_of_birth = forms.DateField(label=_("Date of birth"), widget=DATE_INPUT)
-    sex = forms.ChoiceField(label=_("Sex"), choices=Sex.choices)
+    sex = forms.ChoiceField(label=_("Sex"), choices=[("", _("Choose")), *Sex.choices])
     postcode = forms.CharField(
         label=_("Postcode of the home address"), max_length=7, help_text=_("For example 6411 AB")
     )
