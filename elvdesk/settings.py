@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "providers",
     "beds",
     "referrals",
+    "audit",
 ]
 
 MIDDLEWARE = [

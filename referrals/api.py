@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Role
 from accounts.permissions import role_permission
+from audit.trail import AuditedApiMixin
 from beds.models import Capacity
 from elvdesk.api_schema import ERROR_RESPONSES
 from providers.models import Feature, Insurer, Product
@@ -98,8 +99,10 @@ class ReferralDetailOutput(ReferralOutput):
         return [feature.code for feature in referral.care_needs.all()]
 
 
-class ReferralListCreateApi(APIView):
+class ReferralListCreateApi(AuditedApiMixin, APIView):
     permission_classes = [role_permission(*CAN_SEE_REFERRALS)]
+    audit_actions = {"get": "search", "post": "create"}
+    audit_referral_kwarg = None
 
     class Input(serializers.Serializer):
         bsn = serializers.CharField()
@@ -149,8 +152,9 @@ class ReferralListCreateApi(APIView):
         if state and state not in State.values:
             raise ValidationError({"state": [_("Unknown state.")]})
         open_only = request.query_params.get("all") not in ("1", "true")
-        referrals = referral_list(request.user, open_only=open_only, state=state)
-        return Response(ReferralOutput(referrals[:500], many=True).data)
+        referrals = list(referral_list(request.user, open_only=open_only, state=state)[:500])
+        request.audit.add(*referrals)
+        return Response(ReferralOutput(referrals, many=True).data)
 
     @extend_schema(
         request=Input,
@@ -175,23 +179,28 @@ class ReferralListCreateApi(APIView):
             idempotency_key=request.headers.get("Idempotency-Key") or None,
         )
         referral = referral_for_user(request.user, referral.pk)
+        request.audit.add(referral)
         return Response(
             ReferralDetailOutput(referral).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
 
-class ReferralDetailApi(APIView):
+class ReferralDetailApi(AuditedApiMixin, APIView):
     permission_classes = [role_permission(*CAN_SEE_REFERRALS)]
+    audit_actions = {"get": "read"}
 
     @extend_schema(responses={200: ReferralDetailOutput, **ERROR_RESPONSES})
     def get(self, request, pk: int):
-        return Response(ReferralDetailOutput(referral_for_user(request.user, pk)).data)
+        referral = referral_for_user(request.user, pk)
+        request.audit.add(referral)
+        return Response(ReferralDetailOutput(referral).data)
 
 
-class ReferralTransitionApi(APIView):
+class ReferralTransitionApi(AuditedApiMixin, APIView):
     """Triage, start the search, cancel or redirect (with a reason)."""
 
     permission_classes = [role_permission(Role.COORDINATOR, *REFERRERS)]
+    audit_actions = {"post": "update"}
 
     class Input(serializers.Serializer):
         to = serializers.ChoiceField(choices=[State.TRIAGE, State.SEARCHING, State.CANCELLED, State.REDIRECTED])
@@ -201,6 +210,7 @@ class ReferralTransitionApi(APIView):
     @extend_schema(request=Input, responses={200: ReferralDetailOutput, **ERROR_RESPONSES})
     def post(self, request, pk: int):
         referral = referral_for_user(request.user, pk)
+        request.audit.add(referral)
         serializer = self.Input(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -224,21 +234,24 @@ class MatchOutput(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-class ReferralMatchesApi(APIView):
+class ReferralMatchesApi(AuditedApiMixin, APIView):
     """Locations ranked for a referral, each with its reasons in words."""
 
     permission_classes = [role_permission(Role.COORDINATOR, *REFERRERS)]
+    audit_actions = {"get": "read"}
 
     @extend_schema(responses={200: MatchOutput(many=True), **ERROR_RESPONSES})
     def get(self, request, pk: int):
         referral = referral_for_user(request.user, pk)
+        request.audit.add(referral)
         return Response(MatchOutput(match_locations(referral=referral), many=True).data)
 
 
-class ReferralOfferCreateApi(APIView):
+class ReferralOfferCreateApi(AuditedApiMixin, APIView):
     """Send an offer to one location (holds one bed until answered or expired)."""
 
     permission_classes = [role_permission(Role.COORDINATOR, *REFERRERS)]
+    audit_actions = {"post": "update"}
 
     class Input(serializers.Serializer):
         capacity = serializers.IntegerField()
@@ -246,6 +259,7 @@ class ReferralOfferCreateApi(APIView):
     @extend_schema(request=Input, responses={201: OfferOutput, **ERROR_RESPONSES})
     def post(self, request, pk: int):
         referral = referral_for_user(request.user, pk)
+        request.audit.add(referral)
         serializer = self.Input(data=request.data)
         serializer.is_valid(raise_exception=True)
         capacity = get_object_or_404(
@@ -257,10 +271,12 @@ class ReferralOfferCreateApi(APIView):
         return Response(OfferOutput(offer).data, status=status.HTTP_201_CREATED)
 
 
-class OfferListApi(APIView):
+class OfferListApi(AuditedApiMixin, APIView):
     """Providers: offers to their locations. Referrers and the desk: offers for referrals they see."""
 
     permission_classes = [role_permission(*CAN_SEE_REFERRALS)]
+    audit_actions = {"get": "read"}
+    audit_referral_kwarg = None
 
     @extend_schema(
         parameters=[OpenApiParameter("state", str, enum=OfferState.values)],
@@ -277,11 +293,15 @@ class OfferListApi(APIView):
             if state not in OfferState.values:
                 raise ValidationError({"state": [_("Unknown state.")]})
             offers = offers.filter(state=state)
-        return Response(OfferOutput(offers[:500], many=True).data)
+        offers = list(offers.select_related("referral")[:500])
+        request.audit.add(*{offer.referral for offer in offers})
+        return Response(OfferOutput(offers, many=True).data)
 
 
-class OfferAcceptApi(APIView):
+class OfferAcceptApi(AuditedApiMixin, APIView):
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
+    audit_actions = {"post": "update"}
+    audit_referral_kwarg = None
 
     class Input(serializers.Serializer):
         admission_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -289,6 +309,7 @@ class OfferAcceptApi(APIView):
     @extend_schema(request=Input, responses={200: OfferOutput, **ERROR_RESPONSES})
     def post(self, request, pk: int):
         offer = offer_for_provider(request.user, pk)
+        request.audit.add(offer.referral)
         serializer = self.Input(data=request.data)
         serializer.is_valid(raise_exception=True)
         offer = services.offer_accept(
@@ -297,8 +318,10 @@ class OfferAcceptApi(APIView):
         return Response(OfferOutput(offer).data)
 
 
-class OfferDeclineApi(APIView):
+class OfferDeclineApi(AuditedApiMixin, APIView):
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
+    audit_actions = {"post": "update"}
+    audit_referral_kwarg = None
 
     class Input(serializers.Serializer):
         reason = serializers.ChoiceField(choices=DeclineReason.choices)
@@ -307,6 +330,7 @@ class OfferDeclineApi(APIView):
     @extend_schema(request=Input, responses={200: OfferOutput, **ERROR_RESPONSES})
     def post(self, request, pk: int):
         offer = offer_for_provider(request.user, pk)
+        request.audit.add(offer.referral)
         serializer = self.Input(data=request.data)
         serializer.is_valid(raise_exception=True)
         offer = services.offer_decline(offer=offer, by=request.user, **serializer.validated_data)
@@ -324,14 +348,16 @@ class StayOutput(serializers.Serializer):
 
 def _provider_referral(request, pk: int):
     referral = referral_for_user(request.user, pk)
+    request.audit.add(referral)
     get_object_or_404(
         Offer, referral=referral, state=OfferState.ACCEPTED, location__organisation_id=request.user.organisation_id
     )
     return referral
 
 
-class ReferralAdmissionApi(APIView):
+class ReferralAdmissionApi(AuditedApiMixin, APIView):
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
+    audit_actions = {"post": "update"}
 
     class Input(serializers.Serializer):
         admitted_at = serializers.DateTimeField(required=False)
@@ -349,8 +375,9 @@ class ReferralAdmissionApi(APIView):
         return Response(StayOutput(stay).data, status=status.HTTP_201_CREATED)
 
 
-class ReferralDischargeApi(APIView):
+class ReferralDischargeApi(AuditedApiMixin, APIView):
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
+    audit_actions = {"post": "update"}
 
     class Input(serializers.Serializer):
         discharged_at = serializers.DateTimeField(required=False)

@@ -10,6 +10,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import role_required
 from accounts.models import Role
+from audit.trail import audited
 from beds.models import Capacity
 from elvdesk.errors import DomainError
 from referrals import services
@@ -60,6 +61,7 @@ def _advice_for(form: ReferralForm):
 
 
 @login_required
+@audited("create", methods=("POST",))
 @role_required(*REFERRERS)
 @require_http_methods(["GET", "POST"])
 def referral_new(request):
@@ -96,6 +98,7 @@ def referral_new(request):
     except DomainError as error:
         form.add_error(None, error.message)
         return render(request, FORM_TEMPLATE, {"form": form, "advice": _advice_for(form)}, status=409)
+    request.audit.add(referral)
     if created:
         messages.success(request, _("Referral #%(number)s submitted.") % {"number": referral.pk})
     return _redirect_after_post(request, _detail_url(referral.pk))
@@ -132,13 +135,15 @@ def referral_advice(request):
 
 
 @login_required
+@audited("search")
 @role_required(*CAN_SEE_REFERRALS)
 @require_GET
 def referral_index(request):
     role = request.user.role
     show_all = request.GET.get("all") == "1"
     state = request.GET.get("state") if request.GET.get("state") in State.values else None
-    referrals = referral_list(request.user, open_only=not show_all, state=state)[:200]
+    referrals = list(referral_list(request.user, open_only=not show_all, state=state)[:200])
+    request.audit.add(*referrals)
     titles = {
         Role.GP: _("My referrals"),
         Role.TRANSFER_NURSE: _("My referrals"),
@@ -197,16 +202,19 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
 
 
 @login_required
+@audited("read")
 @role_required(*CAN_SEE_REFERRALS)
 @require_GET
 def referral_detail(request, pk: int):
     referral = referral_for_user(request.user, pk)
+    request.audit.add(referral)
     return render(request, DETAIL_TEMPLATE, _detail_context(request, referral))
 
 
 def _act(request, referral, action, *, form_key: str | None = None, form=None, success: str):
     """Run a service call; on a refused step show the page again with the message and what
     the user typed, otherwise redirect back to the referral."""
+    request.audit.add(referral)
     try:
         action()
     except ValidationError as error:
@@ -228,11 +236,14 @@ def _act(request, referral, action, *, form_key: str | None = None, form=None, s
 
 def _render_refused(request, referral, form_key, form, status: int = 400):
     referral = referral_for_user(request.user, referral.pk)
+    if (referral.pk, referral.patient_id) not in request.audit.subjects:
+        request.audit.add(referral)
     forms = {form_key: form} if form_key else {}
     return render(request, DETAIL_TEMPLATE, _detail_context(request, referral, forms), status=status)
 
 
 @login_required
+@audited("update")
 @role_required(Role.COORDINATOR, *REFERRERS)
 @require_POST
 def referral_step(request, pk: int):
@@ -258,6 +269,7 @@ def referral_step(request, pk: int):
 
 
 @login_required
+@audited("update")
 @role_required(Role.COORDINATOR, *REFERRERS)
 @require_POST
 def offer_send(request, pk: int):
@@ -281,6 +293,7 @@ def offer_send(request, pk: int):
 
 
 @login_required
+@audited("update", referral_kwarg=None)
 @role_required(Role.PROVIDER_STAFF)
 @require_POST
 def offer_accept(request, pk: int):
@@ -300,6 +313,7 @@ def offer_accept(request, pk: int):
 
 
 @login_required
+@audited("update", referral_kwarg=None)
 @role_required(Role.PROVIDER_STAFF)
 @require_POST
 def offer_decline(request, pk: int):
@@ -321,6 +335,7 @@ def offer_decline(request, pk: int):
 
 
 @login_required
+@audited("update")
 @role_required(Role.PROVIDER_STAFF)
 @require_POST
 def stay_admit(request, pk: int):
@@ -340,6 +355,7 @@ def stay_admit(request, pk: int):
 
 
 @login_required
+@audited("update")
 @role_required(Role.PROVIDER_STAFF)
 @require_POST
 def stay_discharge(request, pk: int):

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
+from stdnum.nl import bsn as nl_bsn
 
 from accounts.models import Role
 from beds.models import CapacityChange
@@ -69,6 +70,15 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     if code is not None:
         assert error["code"] == code
     return error
+
+
+def valid_bsns(count: int, start: int) -> list[str]:
+    """`count` distinct BSNs that pass the eleven test."""
+    numbers, prefix = [], start
+    while len(numbers) < count:
+        numbers += [f"{prefix}{d}" for d in "0123456789" if nl_bsn.is_valid(f"{prefix}{d}")][:1]
+        prefix += 1
+    return numbers
 
 
 def counts(capacity) -> tuple[int, int, int]:
@@ -154,7 +164,9 @@ def test_the_full_journey_through_the_api(desk):
     assert [(o["id"], o["state"]) for o in body["offers"]] == [(offer["id"], "accepted")]
     assert counts(desk.capacity) == start
     sources = list(
-        CapacityChange.objects.filter(capacity=desk.capacity).order_by("changed_at", "id").values_list("source", flat=True)
+        CapacityChange.objects.filter(capacity=desk.capacity)
+        .order_by("changed_at", "id")
+        .values_list("source", flat=True)
     )
     assert sources == ["offer", "booking", "discharge"]
     assert Referral.objects.get(pk=pk).state == State.DISCHARGED
@@ -220,9 +232,7 @@ def test_another_users_idempotency_key_is_not_shared(desk):
     colleague = user_with_role(Role.GP, desk.gp.organisation)
     api(desk.gp).post(REFERRALS, referral_json(), format="json", HTTP_IDEMPOTENCY_KEY="same")
 
-    response = api(colleague).post(
-        REFERRALS, referral_json(bsn=OTHER_BSN), format="json", HTTP_IDEMPOTENCY_KEY="same"
-    )
+    response = api(colleague).post(REFERRALS, referral_json(bsn=OTHER_BSN), format="json", HTTP_IDEMPOTENCY_KEY="same")
 
     assert response.status_code == 201
     assert Referral.objects.count() == 2
@@ -357,7 +367,9 @@ def test_an_offer_without_a_free_bed_is_a_409(desk, searching):
     desk.capacity.available = 0
     desk.capacity.save()
 
-    response = api(desk.coordinator).post(referral_url(searching.pk, "offers"), {"capacity": desk.capacity.pk}, format="json")
+    response = api(desk.coordinator).post(
+        referral_url(searching.pk, "offers"), {"capacity": desk.capacity.pk}, format="json"
+    )
 
     assert_error(response, 409, "no_free_bed")
     assert not Offer.objects.exists()
@@ -472,8 +484,6 @@ def test_the_api_list_does_not_show_the_bsn_to_whom_may_not_see_it(desk, submitt
 
 
 def _refer_and_offer(desk, count: int, first_bsn: int) -> None:
-    from tests.referrals.test_views import valid_bsns
-
     desk.capacity.total = desk.capacity.available = 50
     desk.capacity.save()
     for bsn in valid_bsns(count, start=first_bsn):

@@ -439,7 +439,9 @@ def test_a_provider_that_declined_still_sees_the_referral_it_had_an_offer_for(de
 def test_the_bsn_is_never_in_a_link(desk, offer):
     for user in (desk.gp, desk.coordinator, desk.planner):
         for url in (INDEX, detail_url(offer.referral)):
-            assert "111222333" not in "".join(re.findall(r'(?:href|action)="([^"]*)"', html(make_client(user).get(url))))
+            assert "111222333" not in "".join(
+                re.findall(r'(?:href|action)="([^"]*)"', html(make_client(user).get(url)))
+            )
 
 
 # --- Lists ----------------------------------------------------------------------------------
@@ -846,9 +848,7 @@ def test_the_planner_declines_and_the_desk_searches_again(desk, offer):
 
 @pytest.mark.parametrize("url", [accept_url, decline_url])
 def test_a_planner_of_another_provider_cannot_answer_the_offer(desk, offer, url):
-    response = make_client(desk.other_planner).post(
-        url(offer), {"admission_at": local_minute(), "reason": "no_bed"}
-    )
+    response = make_client(desk.other_planner).post(url(offer), {"admission_at": local_minute(), "reason": "no_bed"})
 
     assert response.status_code == 404
     offer.refresh_from_db()

@@ -1,0 +1,83 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    READ = "read", _("Read")
+    CREATE = "create", _("Create")
+    UPDATE = "update", _("Update")
+    EXPORT = "export", _("Export")
+    PRINT = "print", _("Print")
+    SEARCH = "search", _("Search")
+
+
+class Outcome(models.TextChoices):
+    OK = "ok", _("Allowed")
+    DENIED = "denied", _("Refused")
+    NOT_FOUND = "not_found", _("Not found")
+    ERROR = "error", _("Error")
+
+
+class Channel(models.TextChoices):
+    PAGE = "page", _("Page")
+    HTMX = "htmx", _("Page fragment")
+    API = "api", _("API")
+    FHIR = "fhir", _("FHIR")
+    ADMIN = "admin", _("Administration")
+    EXPORT = "export", _("Export")
+    JOB = "job", _("Background job")
+
+
+class AccessLogQuerySet(models.QuerySet):
+    """Append-only: the application can add rows, never change or remove them."""
+
+    def update(self, **kwargs):
+        raise PermissionError("The access log is append-only.")
+
+    def delete(self):
+        raise PermissionError("The access log is append-only.")
+
+
+class AccessLog(models.Model):
+    """One access to patient data (NEN 7513): who, in which role and organisation, on whose
+    behalf, did what to which patient and referral, when, with what outcome, from where.
+
+    Foreign keys carry no database constraint and never cascade, so deleting or pseudonymising
+    elsewhere can never touch a log row; names are copied so the row stays readable."""
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    user_name = models.CharField(_("user"), max_length=150)
+    role = models.CharField(_("role"), max_length=20, blank=True)
+    organisation = models.ForeignKey(
+        "providers.Organisation", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    organisation_name = models.CharField(_("organisation"), max_length=150, blank=True)
+    on_behalf_of = models.CharField(_("on behalf of"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    patient = models.ForeignKey(
+        "referrals.Patient", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    referral = models.ForeignKey(
+        "referrals.Referral", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.OK)
+    source_address = models.GenericIPAddressField(_("source address"), null=True, blank=True)
+    # The route without its query string: search terms (a BSN) must not end up here.
+    path = models.CharField(_("path"), max_length=300, blank=True)
+
+    objects = AccessLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        indexes = [models.Index(fields=["patient", "-at"]), models.Index(fields=["referral", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user_name} {self.action} {self.referral_id or self.patient_id}"

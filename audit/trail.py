@@ -1,0 +1,124 @@
+"""Writing the NEN 7513 access log from views.
+
+A patient-data view is wrapped in `@audited(action)` (function views) or uses `AuditedApiMixin`
+(DRF). The wrapper puts an `AuditTrail` on the request; the view adds the referrals or patients
+it showed or changed; after the response the wrapper writes one row per subject with the outcome
+taken from the response (also for refused and not-found attempts). The coverage test walks every
+URL and fails for a patient-data route without this wrapper.
+"""
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from audit.models import AccessLog, Channel, Outcome
+
+AUDITED_ATTRIBUTE = "audit_action"
+
+
+class AuditTrail:
+    def __init__(self, action: str):
+        self.action = action
+        self.subjects: list[tuple[int | None, int | None]] = []  # (referral_id, patient_id)
+
+    def add(self, *referrals) -> None:
+        self.subjects.extend((referral.pk, referral.patient_id) for referral in referrals)
+
+    def add_patient(self, patient) -> None:
+        self.subjects.append((None, patient.pk))
+
+
+def _channel(request) -> str:
+    path = request.path
+    if path.startswith("/api/"):
+        return Channel.API
+    if path.startswith("/fhir/"):
+        return Channel.FHIR
+    if path.startswith("/admin/"):
+        return Channel.ADMIN
+    if getattr(request, "htmx", False):
+        return Channel.HTMX
+    return Channel.PAGE
+
+
+def _outcome(status_code: int) -> str:
+    if status_code < 400:
+        return Outcome.OK
+    if status_code in (401, 403):
+        return Outcome.DENIED
+    if status_code == 404:
+        return Outcome.NOT_FOUND
+    return Outcome.ERROR
+
+
+def write_trail(request, trail: AuditTrail, *, status_code: int, attempted_referral_id=None, channel=None) -> None:
+    user = request.user if getattr(request, "user", None) is not None and request.user.is_authenticated else None
+    organisation = getattr(user, "organisation", None) if user else None
+    subjects = trail.subjects or [(attempted_referral_id, None)]
+    common = {
+        "user": user,
+        "user_name": user.get_username() if user else "anonymous",
+        "role": getattr(user, "role", "") or "",
+        "organisation": organisation,
+        "organisation_name": organisation.name if organisation else "",
+        "on_behalf_of": getattr(request, "audit_on_behalf_of", ""),
+        "action": trail.action,
+        "channel": channel or _channel(request),
+        "outcome": _outcome(status_code),
+        "source_address": request.META.get("REMOTE_ADDR") or None,
+        "path": request.path[:300],
+    }
+    AccessLog.objects.bulk_create(
+        [AccessLog(referral_id=referral_id, patient_id=patient_id, **common) for referral_id, patient_id in subjects]
+    )
+
+
+def audited(action: str, *, methods: tuple[str, ...] | None = None, referral_kwarg: str | None = "pk"):
+    """Log every call of a function view that shows or changes patient data (only for the
+    given HTTP `methods` when a GET shows nothing of a patient, like an empty form)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            trail = request.audit = AuditTrail(action)
+            if methods is not None and request.method not in methods:
+                return view(request, *args, **kwargs)
+            attempted = kwargs.get(referral_kwarg) if referral_kwarg else None
+            try:
+                response = view(request, *args, **kwargs)
+            except Http404:
+                write_trail(request, trail, status_code=404, attempted_referral_id=attempted)
+                raise
+            except PermissionDenied:
+                write_trail(request, trail, status_code=403, attempted_referral_id=attempted)
+                raise
+            write_trail(request, trail, status_code=response.status_code, attempted_referral_id=attempted)
+            return response
+
+        setattr(wrapper, AUDITED_ATTRIBUTE, action)
+        return wrapper
+
+    return decorator
+
+
+class AuditedApiMixin:
+    """For DRF views: `audit_actions = {"get": "read", "post": "update"}`; the view calls
+    `self.request.audit.add(referral)`. Writes the trail in finalize_response, so refused and
+    failed calls are logged too. `audit_referral_kwarg` names the URL argument that is a
+    referral id (None when it is not)."""
+
+    audit_actions: dict[str, str] = {}
+    audit_referral_kwarg: str | None = "pk"
+
+    def initial(self, request, *args, **kwargs):
+        request.audit = AuditTrail(self.audit_actions.get(request.method.lower(), "read"))
+        request._request.audit = request.audit
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        trail = getattr(request, "audit", None) or AuditTrail(self.audit_actions.get(request.method.lower(), "read"))
+        attempted = kwargs.get(self.audit_referral_kwarg) if self.audit_referral_kwarg else None
+        write_trail(request, trail, status_code=response.status_code, attempted_referral_id=attempted)
+        return response
