@@ -8,7 +8,9 @@ urlpatterns = [
     path("capacities/<int:pk>/", beds_api.CapacityDetailApi.as_view(), name="api-capacity"),
     path("referrals/", referrals_api.ReferralListCreateApi.as_view(), name="api-referrals"),
     path("referrals/<int:pk>/", referrals_api.ReferralDetailApi.as_view(), name="api-referral"),
-    path("referrals/<int:pk>/transitions/", referrals_api.ReferralTransitionApi.as_view(), name="api-referral-transition"),
+    path(
+        "referrals/<int:pk>/transitions/", referrals_api.ReferralTransitionApi.as_view(), name="api-referral-transition"
+    ),
     path("referrals/<int:pk>/matches/", referrals_api.ReferralMatchesApi.as_view(), name="api-referral-matches"),
     path("referrals/<int:pk>/offers/", referrals_api.ReferralOfferCreateApi.as_view(), name="api-referral-offers"),
     path("referrals/<int:pk>/admission/", referrals_api.ReferralAdmissionApi.as_view(), name="api-referral-admission"),

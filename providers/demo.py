@@ -3,13 +3,16 @@
 Used by `manage.py seed_demo`; every step is an upsert, so seeding twice changes nothing.
 """
 
+import hashlib
 import random
 from datetime import time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Role, User
+from accounts.twofactor import two_factor_required
 from beds.models import Capacity
 from providers.models import (
     Feature,
@@ -213,6 +216,18 @@ def _region_with_providers(code, name, providers, rng, products, features, insur
     return region, organisations
 
 
+def demo_totp_key(username: str) -> str:
+    """A fixed, published authenticator secret per demo user: demo data only."""
+    return hashlib.sha1(f"elvdesk-demo-totp-{username}".encode()).hexdigest()
+
+
+def _demo_authenticator(user: User) -> TOTPDevice:
+    device, _ = TOTPDevice.objects.update_or_create(
+        user=user, name="demo authenticator", defaults={"key": demo_totp_key(user.username), "confirmed": True}
+    )
+    return device
+
+
 @transaction.atomic
 def seed_demo_region() -> dict:
     rng = random.Random(2026)
@@ -250,5 +265,7 @@ def seed_demo_region() -> dict:
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
+        if two_factor_required(user):
+            _demo_authenticator(user)
         users.append(user)
     return {"region": region, "users": users, "locations": Location.objects.filter(organisation__region=region).count()}

@@ -12,6 +12,7 @@ subfolders.
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,23 @@ def login(page, username: str, password: str, *, next_path: str | None = None) -
         page.click("button.primary")
     if "/accounts/login" in page.url:
         raise AssertionError(f"login as {username!r} failed; still on {page.url}")
+    if "/two-factor/verify" in page.url:
+        page.fill("#id_token", current_totp(username))
+        with page.expect_navigation():
+            page.click("button.primary")
+        if "/two-factor/" in page.url:
+            raise AssertionError(f"second factor for {username!r} refused; still on {page.url}")
+
+
+def current_totp(username: str) -> str:
+    """The authenticator code a user's phone would show now. A code is accepted once per
+    30-second step, so the device forgets the last used step (test-only) to allow a second login."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1, throttling_failure_count=0)
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
 
 
 def screenshot(page, name: str, *, full_page: bool = True) -> Path:
@@ -152,3 +170,35 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     path = ARTIFACTS_DIR / f"{safe}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+# --- Two-factor sessions --------------------------------------------------------------------
+
+
+def verified_session_for(client, user) -> None:
+    """Mark the client's session as having passed the second factor, as the real login flow
+    does after a correct authenticator code (tests/accounts/test_two_factor.py drives that flow)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test authenticator", confirmed=True
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session["last_activity"] = int(time.time())  # as the first request after login sets it
+    session.save()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(monkeypatch):
+    """`client.force_login(user)` stands for a completed login, so it includes the second factor."""
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend="django.contrib.auth.backends.ModelBackend")
+        verified_session_for(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)

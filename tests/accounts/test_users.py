@@ -6,6 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from accounts.models import BED_FINDER_ROLES, REFERRER_ROLES, Role, User
@@ -96,9 +98,14 @@ def test_the_login_page_is_served_in_dutch_by_default():
 )
 def test_logging_in_leads_each_role_to_its_start_page(role, home):
     user = user_with_role(role)
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     client = english_client()
 
     response = client.post(reverse("login"), {"username": user.username, "password": TEST_PASSWORD}, follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("two_factor_verify"))
+    response = client.post(
+        response.redirect_chain[-1][0], {"token": totp(device.bin_key), "next": "/"}, follow=True
+    )
 
     assert response.redirect_chain[-1][0] == reverse(home)
     assert response.status_code == 200

@@ -335,15 +335,16 @@ def test_overview_refuses_post(make_client, gp):
 
 # --- a pinned query count --------------------------------------------------------------------
 
-# The overview's queries, pinned. Every page: session, user, organisation, region; the
+# The overview's queries, pinned. Every page: session, user, its second-factor device,
+# organisation, region; the
 # filters' look-ups when given (region products, PC4 area, insurer, features); locations;
 # their capacities (with products); their features. The full page adds the header's unread
 # notifications count and the filter form's choices (products, insurers, features).
 # None of them may repeat per location; a change here must be a conscious one.
-PAGE_NO_FILTERS = 11
-PAGE_ALL_FILTERS = 15
-HTMX_NO_FILTERS = 7  # the #results partial renders neither the header nor the filter form
-HTMX_ALL_FILTERS = 11
+PAGE_NO_FILTERS = 12
+PAGE_ALL_FILTERS = 16
+HTMX_NO_FILTERS = 8  # the #results partial renders neither the header nor the filter form
+HTMX_ALL_FILTERS = 12
 ALL_FILTERS = {"product": "elv_hoog", "postcode": "6411 AB", "max_km": "100", "insurer": "3311", "features": ["oxygen"]}
 
 

@@ -14,7 +14,7 @@ from accounts.models import User
 from beds.models import Capacity
 from providers.demo import DEMO_PASSWORD, seed_demo_region
 from providers.models import Region, SelfServiceOffers
-from referrals.models import Offer, OfferState, Referral, State
+from referrals.models import Offer, OfferState, Referral, ReferralDraft, State
 from tests.conftest import login, screenshot
 
 # transaction=True: the live server thread must see the test's rows. serialized_rollback=True
@@ -87,6 +87,15 @@ def test_gp_refers_desk_offers_provider_accepts_admits_and_discharges(new_page):
     gp.check("#id_consent")
     # The advice beside the form follows the answers (htmx).
     expect(gp.locator("#advice h2")).to_contain_text("ELV")
+    # Autosave (htmx): the draft is stored, and a later change updates that same draft.
+    expect(gp.locator("#draft-status")).not_to_be_empty()
+    with gp.expect_response(lambda r: r.url.endswith("/referrals/new/") and r.request.method == "POST") as saved:
+        gp.fill("#id_notes", "Graag bellen bij opname.")
+        gp.locator("#id_notes").blur()
+    assert saved.value.ok
+    drafts = ReferralDraft.objects.filter(user__username="huisarts")
+    assert drafts.count() == 1, "every autosave started a new draft"
+    assert drafts.get().data["notes"] == "Graag bellen bij opname."
     screenshot(gp, "referral-1-form")
 
     _click_and_wait(gp, "#referral-form button[name='action'][value='submit']")
@@ -97,6 +106,7 @@ def test_gp_refers_desk_offers_provider_accepts_admits_and_discharges(new_page):
     expect(gp.locator("#referral-state")).to_have_class(re.compile(r"\bstate-submitted\b"))
     expect(gp.locator("h1")).to_contain_text(PATIENT)
     screenshot(gp, "referral-2-submitted")
+    assert not ReferralDraft.objects.filter(user__username="huisarts").exists(), "the draft outlived the referral"
     referral = Referral.objects.get(pk=referral_id)
     assert (referral.state, referral.patient.bsn, referral.product_id) == (State.SUBMITTED, BSN, capacity.product_id)
 

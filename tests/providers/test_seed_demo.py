@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.test import Client
 
 from accounts.models import Role, User
@@ -118,7 +119,7 @@ def test_seed_demo_creates_one_user_per_role_who_can_log_in(demo_region):
     for role in Role:
         user = users.filter(role=role).first()
         assert user.region == demo_region
-        assert Client().login(username=user.username, password=DEMO_PASSWORD), user.username
+        assert Client().login(request=HttpRequest(), username=user.username, password=DEMO_PASSWORD), user.username
 
 
 def test_seed_demo_counts_respect_the_bed_rules(demo_region):
