@@ -371,7 +371,9 @@ def test_api_lists_feature_codes_and_contact_details(make_api_client, gp, provid
 
 def test_patch_with_a_field_that_cannot_be_set_is_refused_and_changes_nothing(make_api_client, planner, capacity):
     before = capacity.snapshot()
-    response = make_api_client(planner).patch(f"/api/v1/capacities/{capacity.pk}/", {"available": 2, "held": 0}, format="json")
+    response = make_api_client(planner).patch(
+        f"/api/v1/capacities/{capacity.pk}/", {"available": 2, "held": 0}, format="json"
+    )
     assert response.status_code == 400
     assert "held" in response.json()["error"]["fields"]
     capacity.refresh_from_db()

@@ -203,7 +203,11 @@ def test_cancel_without_reason_changes_nothing(desk, submitted):
 
 def test_redirect_records_where_to(desk, submitted):
     services.referral_step(
-        referral=submitted, target="redirected", by=desk.coordinator, reason="Wlz-indicatie", redirect_target="wlz_crisis"
+        referral=submitted,
+        target="redirected",
+        by=desk.coordinator,
+        reason="Wlz-indicatie",
+        redirect_target="wlz_crisis",
     )
     submitted.refresh_from_db()
     assert (submitted.state, submitted.redirect_target) == (State.REDIRECTED, "wlz_crisis")
