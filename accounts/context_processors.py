@@ -15,5 +15,6 @@ def navigation(request):
         "nav_overview": role in BED_FINDER_ROLES,
         "nav_referrals": role in REFERRAL_ROLES,
         "nav_new_referral": role in REFERRER_ROLES,
+        "nav_privacy": role in (Role.COORDINATOR, Role.ADMIN),
         "unread_notifications": lambda: user.notifications.filter(read_at__isnull=True).count(),
     }

@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("beds/", include("beds.urls")),
     path("referrals/", include("referrals.urls")),
+    path("privacy/", include("audit.urls")),
     path("api/v1/", include("elvdesk.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -101,6 +101,8 @@ def browser(monkeypatch):
     except ImportError:
         _missing_browser("the playwright package is not installed (pip install -e '.[dev]')")
 
+    from django.db import connections
+
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -108,6 +110,10 @@ def browser(monkeypatch):
             yield chromium
         finally:
             chromium.close()
+            # While Playwright's loop runs, asgiref keeps this thread's database connections in a
+            # context variable, apart from the ones pytest-django closes. Close them here, or
+            # PostgreSQL refuses to drop the test database ("being accessed by other users").
+            connections.close_all()
 
 
 @pytest.fixture
