@@ -98,7 +98,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "accounts.context_processors.navigation",
-                "csp.context_processors.nonce",
+                "elvdesk.context_processors.csp_nonce",
             ],
         },
     },

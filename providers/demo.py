@@ -25,7 +25,8 @@ from providers.models import (
     Region,
 )
 
-DEMO_PASSWORD = "Demo-ELV-2026!"
+# A published demo password; seed_demo refuses to run with DEBUG off.
+DEMO_PASSWORD = "Demo-ELV-2026!"  # nosec B105
 
 # (organisation, AGB, [(location, street, postcode, city)])
 PROVIDERS = [
@@ -218,7 +219,7 @@ def _region_with_providers(code, name, providers, rng, products, features, insur
 
 def demo_totp_key(username: str) -> str:
     """A fixed, published authenticator secret per demo user: demo data only."""
-    return hashlib.sha1(f"elvdesk-demo-totp-{username}".encode()).hexdigest()
+    return hashlib.sha1(f"elvdesk-demo-totp-{username}".encode(), usedforsecurity=False).hexdigest()
 
 
 def _demo_authenticator(user: User) -> TOTPDevice:
@@ -230,7 +231,8 @@ def _demo_authenticator(user: User) -> TOTPDevice:
 
 @transaction.atomic
 def seed_demo_region() -> dict:
-    rng = random.Random(2026)
+    # Reproducible demo figures, not a secret.
+    rng = random.Random(2026)  # nosec B311
     now = timezone.now()
     products = list(Product.objects.filter(code__in=ELV_PRODUCTS))
     features = list(Feature.objects.all())

@@ -90,6 +90,11 @@ class Region(models.Model):
         _("daily overview times"), max_length=60, default="07:30,16:00", help_text=_("HH:MM, comma-separated")
     )
     retention_days = models.PositiveSmallIntegerField(_("keep patient data of closed referrals (days)"), default=90)
+    share_capacity_with_neighbours = models.BooleanField(
+        _("show our bed counts to neighbouring regions"),
+        default=True,
+        help_text=_("Coordinators and analysts of neighbouring regions see our free beds per product and location."),
+    )
     self_service_offers = models.CharField(
         _("referrers may send offers themselves"),
         max_length=30,

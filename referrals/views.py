@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -44,6 +45,13 @@ def _redirect_after_post(request, url: str):
 
 def _detail_url(referral_id: int) -> str:
     return reverse("referrals:detail", args=[referral_id])
+
+
+def _next_url(request) -> str | None:
+    """The local page a step's form asks to return to (the regional board), if any."""
+    url = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return url if url and safe else None
 
 
 # --- referral form -----------------------------------------------------------------------------
@@ -231,7 +239,7 @@ def _act(request, referral, action, *, form_key: str | None = None, form=None, s
         messages.error(request, error.message)
         return _render_refused(request, referral, form_key, form, status=error.http_status)
     messages.success(request, success)
-    return _redirect_after_post(request, _detail_url(referral.pk))
+    return _redirect_after_post(request, _next_url(request) or _detail_url(referral.pk))
 
 
 def _render_refused(request, referral, form_key, form, status: int = 400):
