@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "beds",
     "referrals",
     "audit",
+    "interop",
 ]
 
 MIDDLEWARE = [
