@@ -122,3 +122,114 @@ class CapacityChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.capacity} @ {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+# --- Background jobs (design.md §7): daily overview snapshots and stale-count reminders --------
+
+
+class BedOverviewSnapshot(models.Model):
+    """The daily bed overview of one region at one scheduled moment ("dagelijks beddenoverzicht").
+
+    `rows` holds one entry per location × product (free, held, total, expected, stale); `totals`
+    one per product. No patient data. One snapshot per (region, slot): a second or concurrent run
+    of the job for the same slot creates nothing and therefore sends nothing.
+    """
+
+    region = models.ForeignKey(
+        "providers.Region", verbose_name=_("region"), on_delete=models.CASCADE, related_name="bed_overviews"
+    )
+    slot = models.DateTimeField(_("scheduled for"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    rows = models.JSONField(_("rows"), default=list)
+    totals = models.JSONField(_("totals per product"), default=list)
+
+    class Meta:
+        ordering = ["-slot"]
+        verbose_name = _("daily bed overview")
+        verbose_name_plural = _("daily bed overviews")
+        constraints = [models.UniqueConstraint(fields=["region", "slot"], name="bed_overview_unique_region_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.region} · {timezone.localtime(self.slot):%Y-%m-%d %H:%M}"
+
+
+class OverviewSubscription(models.Model):
+    """A user who wants the daily bed overview of a region by e-mail. No row: no e-mail."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="overview_subscriptions"
+    )
+    region = models.ForeignKey("providers.Region", on_delete=models.CASCADE, related_name="overview_subscriptions")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("daily overview subscription")
+        verbose_name_plural = _("daily overview subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "region"], name="overview_subscription_unique_user_region")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.region}"
+
+
+class OverviewDelivery(models.Model):
+    """E-mail outbox of the daily overview: one row per (snapshot, recipient), so a duplicate
+    run never mails anybody twice. `claimed_at` is a lease taken by the sending task; `sent_at`
+    is set once the mail went out."""
+
+    snapshot = models.ForeignKey(BedOverviewSnapshot, on_delete=models.CASCADE, related_name="deliveries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("daily overview e-mail")
+        verbose_name_plural = _("daily overview e-mails")
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "user"], name="overview_delivery_unique_snapshot_user")
+        ]
+        indexes = [models.Index(fields=["sent_at", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.snapshot} → {self.user}"
+
+
+class StaleCountReminder(models.Model):
+    """A "still correct?" reminder to one planner for one location whose counts are stale.
+
+    The e-mail carries a signed link with this row's id and `nonce`; the link expires at
+    `expires_at` and works once (`used_at`). While a reminder is open (`is_open`: not used, not
+    yet found expired) the location is not reminded again; the partial unique constraint makes
+    that hold for concurrent runs too. The row is also its own e-mail outbox (`claimed_at`,
+    `sent_at`)."""
+
+    location = models.ForeignKey(
+        "providers.Location", verbose_name=_("location"), on_delete=models.CASCADE, related_name="stale_reminders"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    is_open = models.BooleanField(default=True)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("stale count reminder")
+        verbose_name_plural = _("stale count reminders")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["location", "user"], condition=Q(is_open=True), name="stale_reminder_one_open_per_user"
+            )
+        ]
+        indexes = [models.Index(fields=["is_open", "expires_at"]), models.Index(fields=["sent_at", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.location} → {self.user}"
+
+    def is_expired(self, now=None) -> bool:
+        return (now or timezone.now()) >= self.expires_at

@@ -76,10 +76,8 @@ def referral_new(request):
     if request.method == "GET":
         draft = _latest_draft(request.user)
         if draft is not None and "fresh" not in request.GET:
-            form = ReferralForm(draft.data, user=request.user)
-            form.full_clean()
-            # Show the draft as typed without shouting errors at a half-filled form.
-            form._errors = {}
+            # Unbound with the draft as initial values: shown as typed, without errors yet.
+            form = ReferralForm(initial={**draft.data, "draft_id": draft.pk}, user=request.user)
         else:
             if draft is not None:
                 draft.delete()
