@@ -15,6 +15,8 @@ def navigation(request):
         "nav_overview": role in BED_FINDER_ROLES,
         "nav_referrals": role in REFERRAL_ROLES,
         "nav_new_referral": role in REFERRER_ROLES,
+        "nav_board": role == Role.COORDINATOR,
+        "nav_cockpit": role in (Role.COORDINATOR, Role.ANALYST),
         "nav_privacy": role in (Role.COORDINATOR, Role.ADMIN),
         "unread_notifications": lambda: user.notifications.filter(read_at__isnull=True).count(),
     }

@@ -97,6 +97,7 @@ def audited(action: str, *, methods: tuple[str, ...] | None = None, referral_kwa
             return response
 
         setattr(wrapper, AUDITED_ATTRIBUTE, action)
+        wrapper.audit_methods = methods  # None: every method
         return wrapper
 
     return decorator

@@ -95,3 +95,9 @@ class OverviewFilterForm(forms.Form):
         if cleaned.get("max_km") and not cleaned.get("postcode") and "postcode" not in self.errors:
             self.add_error("postcode", _("Enter a postcode to search within a distance."))
         return cleaned
+
+
+class OverviewSubscriptionForm(forms.Form):
+    """The daily bed overview e-mail on or off (a checkbox: absent means off)."""
+
+    subscribed = forms.BooleanField(label=_("E-mail me the daily bed overview"), required=False)

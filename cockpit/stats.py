@@ -105,9 +105,7 @@ def _percentiles_postgresql(queryset, values, group_by, fractions) -> Result:
     result: Result = {}
     for row in rows:
         key = tuple(row[field] for field in group_by)
-        per_value = {
-            name: {f: row[f"cockpit_v{i}_{_key(f)}"] for f in fractions} for i, name in enumerate(names)
-        }
+        per_value = {name: {f: row[f"cockpit_v{i}_{_key(f)}"] for f in fractions} for i, name in enumerate(names)}
         # percentile_cont gives NULL for a group without values: leave such values out.
         per_value = {name: found for name, found in per_value.items() if any(v is not None for v in found.values())}
         if per_value:

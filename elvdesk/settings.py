@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "referrals",
     "audit",
     "interop",
+    "cockpit",
 ]
 
 MIDDLEWARE = [
@@ -180,6 +182,16 @@ CELERY_BEAT_SCHEDULE = {
     "send-pending-notification-emails": {
         "task": "referrals.tasks.send_pending_notification_emails",
         "schedule": 120.0,
+    },
+    # Background operations (design.md §7). Region-specific times (overview_times, thresholds)
+    # are data, so these jobs run often and each decides per region what is due (Europe/Amsterdam).
+    "escalations": {"task": "referrals.tasks.update_escalations", "schedule": 60.0},
+    "create-due-bed-overviews": {"task": "beds.tasks.create_due_bed_overviews", "schedule": 120.0},
+    "send-pending-bed-emails": {"task": "beds.tasks.send_pending_bed_emails", "schedule": 120.0},
+    "remind-stale-bed-counts": {"task": "beds.tasks.remind_stale_bed_counts", "schedule": 900.0},
+    "pseudonymise-closed-referrals": {
+        "task": "referrals.tasks.pseudonymise_closed_referrals",
+        "schedule": crontab(hour=3, minute=15),
     },
 }
 

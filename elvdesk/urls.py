@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("beds/", include("beds.urls")),
     path("referrals/", include("referrals.urls")),
+    path("cockpit/", include("cockpit.urls")),
     path("privacy/", include("audit.urls")),
     path("api/v1/", include("elvdesk.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

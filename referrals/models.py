@@ -286,3 +286,45 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.user}"
+
+
+class EscalationKind(models.TextChoices):
+    UNTRIAGED = "untriaged", _("Not triaged in time")
+    OFFER_UNANSWERED = "offer_unanswered", _("Offer not answered in time")
+    URGENT_UNPLACED = "urgent_unplaced", _("Urgent referral still without a bed")
+    DISCHARGE_TOMORROW = "discharge_tomorrow", _("Planned discharge tomorrow, no bed yet")
+
+
+class Escalation(models.Model):
+    """A referral that needs the desk's attention (design.md §7), raised and resolved by a
+    periodic job. Each cause is recorded once while open (an unanswered offer once ever); it is
+    resolved when the cause is gone. `details` holds hints such as free beds in neighbouring
+    regions at the moment it was raised (no patient data)."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="escalations")
+    kind = models.CharField(_("kind"), max_length=30, choices=EscalationKind.choices)
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("raised at"), default=timezone.now, db_index=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["referral", "kind"],
+                condition=Q(resolved_at__isnull=True, offer__isnull=True),
+                name="escalation_one_open_per_cause",
+            ),
+            models.UniqueConstraint(fields=["offer"], condition=Q(offer__isnull=False), name="escalation_once_per_offer"),
+        ]
+        indexes = [models.Index(fields=["kind", "resolved_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.referral_id} · {self.kind}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -13,6 +13,10 @@ class Kind:
     OFFER_ACCEPTED = "offer_accepted"
     OFFER_DECLINED = "offer_declined"
     OFFER_EXPIRED = "offer_expired"
+    # Escalations (referrals/escalations.py)
+    ESCALATION_UNTRIAGED = "escalation_untriaged"
+    ESCALATION_URGENT_UNPLACED = "escalation_urgent_unplaced"
+    ESCALATION_DISCHARGE_TOMORROW = "escalation_discharge_tomorrow"
 
 
 def _enqueue_email(notification_id: int) -> None:

@@ -59,3 +59,15 @@ def offer_for_provider(user: User, pk: int) -> Offer:
         pk=pk,
         location__organisation_id=user.organisation_id,
     )
+
+
+def escalation_list(user: User, *, open_only: bool = True):
+    """Escalations of the referrals the user may see (the desk: its region), newest first."""
+    from referrals.models import Escalation
+
+    escalations = Escalation.objects.filter(referral__in=referrals_visible_to(user).values("pk")).select_related(
+        "referral", "referral__patient", "referral__product", "referral__organisation"
+    )
+    if open_only:
+        escalations = escalations.filter(resolved_at__isnull=True)
+    return escalations.order_by("-created_at", "-id")

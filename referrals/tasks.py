@@ -72,3 +72,20 @@ def expire_offers() -> int:
     """Release every offer whose time is up; each one in its own transaction."""
     due = Offer.objects.filter(state=OfferState.OPEN, expires_at__lte=timezone.now()).values_list("pk", flat=True)
     return sum(1 for offer_id in list(due[:500]) if services.offer_expire(offer_id=offer_id))
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=240)
+def update_escalations() -> dict:
+    """The escalation ladder: resolve what is no longer due, raise what is (referrals/escalations.py)."""
+    from referrals.escalations import escalations_update
+
+    return escalations_update()
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=540)
+def pseudonymise_closed_referrals() -> dict:
+    """Retention: pseudonymise patients whose referrals closed longer ago than the region's
+    term; one transaction per patient (referrals/retention.py)."""
+    from referrals.retention import retention_run
+
+    return retention_run()

@@ -15,4 +15,5 @@ urlpatterns = [
     path("offers/<int:pk>/accept/", views.offer_accept, name="offer_accept"),
     path("offers/<int:pk>/decline/", views.offer_decline, name="offer_decline"),
     path("notifications/", views.notification_list, name="notifications"),
+    path("escalations/", views.escalation_index, name="escalations"),
 ]

@@ -27,7 +27,7 @@ from referrals.forms import (
 )
 from referrals.matching import match_locations
 from referrals.models import OfferState, RedirectTarget, ReferralDraft, State
-from referrals.selectors import offer_for_provider, referral_for_user, referral_list
+from referrals.selectors import escalation_list, offer_for_provider, referral_for_user, referral_list
 from referrals.workflow import allowed_targets
 
 REFERRERS = (Role.GP, Role.TRANSFER_NURSE)
@@ -203,6 +203,7 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
         "may_offer": may_offer,
         "is_provider": user.role == Role.PROVIDER_STAFF,
         "stay": getattr(referral, "stay", None) if referral.state in (State.ADMITTED, State.DISCHARGED) else None,
+        "escalations": list(referral.escalations.all()),  # one query, however many there are
     }
     return context
 
@@ -392,6 +393,20 @@ def _require_own_booking(user, referral) -> None:
         referral=referral,
         state=OfferState.ACCEPTED,
         location__organisation_id=user.organisation_id,
+    )
+
+
+@login_required
+@audited("read", referral_kwarg=None)
+@role_required(Role.COORDINATOR)
+@require_GET
+def escalation_index(request):
+    """ "Escalaties": what in the region needs the desk now (open), or also what was resolved."""
+    show_resolved = request.GET.get("resolved") == "1"
+    escalations = list(escalation_list(request.user, open_only=not show_resolved)[:200])
+    request.audit.add(*{escalation.referral_id: escalation.referral for escalation in escalations}.values())
+    return render(
+        request, "referrals/escalations.html", {"escalations": escalations, "show_resolved": show_resolved}
     )
 
 

@@ -1,0 +1,149 @@
+"""Chart geometry for server-rendered SVG (templates/cockpit/includes/*_chart.html).
+
+No JavaScript and no third-party code: Python works out coordinates, the template draws them.
+Colours come from CSS classes (series-0 …) and every series also has its own dash pattern and
+marker shape, so colour is never the only way to tell lines apart. Every chart is followed on
+the page by the table it is drawn from.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from django.utils.formats import number_format
+
+WIDTH = 720
+LABEL_CHARS = 44
+DASHES = ["", "6 4", "2 3", "10 3 2 3", "1 4"]
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1-2-2.5-5 × 10^n at or above `value` (at least 1)."""
+    if value <= 1:
+        return 1
+    exponent = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * exponent:
+            return step * exponent
+    return 10 * exponent
+
+
+def _label(value: float) -> str:
+    return number_format(value, 0 if float(value).is_integer() else 1)
+
+
+@dataclass
+class Tick:
+    position: float
+    label: str
+
+
+@dataclass
+class Point:
+    x: float
+    y: float
+    label: str
+
+
+@dataclass
+class Series:
+    name: str
+    index: int
+    points: list[Point]
+    dash: str
+
+    @property
+    def polyline(self) -> str:
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+    @property
+    def css(self) -> str:
+        return f"series-{self.index % 6}"
+
+
+@dataclass
+class LineChart:
+    chart_id: str
+    title: str
+    description: str
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    series: list[Series] = field(default_factory=list)
+    x_ticks: list[Tick] = field(default_factory=list)
+    y_ticks: list[Tick] = field(default_factory=list)
+    kind: str = "line"
+
+
+def line_chart(
+    *, chart_id: str, title: str, description: str, x_labels: list[str], series: list[tuple[str, list]]
+) -> LineChart:
+    """`series` is [(name, values)], each value list as long as `x_labels` (None = no point)."""
+    height, left, right, top, bottom = 260, 52, 16, 14, 40
+    chart = LineChart(chart_id, title, description, WIDTH, height, left, WIDTH - right, top, height - bottom)
+    values = [v for _, vs in series for v in vs if v is not None]
+    top_value = nice_ceiling(max(values, default=0))
+    count = max(len(x_labels), 1)
+    step_x = (chart.right - chart.left) / max(count - 1, 1)
+
+    def y_of(value: float) -> float:
+        return chart.bottom - (chart.bottom - chart.top) * (value / top_value)
+
+    for i in range(5):
+        value = top_value * i / 4
+        chart.y_ticks.append(Tick(y_of(value), _label(value)))
+    every = max(1, math.ceil(count / 8))
+    for i, label in enumerate(x_labels):
+        if i % every == 0 or i == count - 1:
+            chart.x_ticks.append(Tick(chart.left + i * step_x, label))
+    for index, (name, vs) in enumerate(series):
+        points = [
+            Point(chart.left + i * step_x, y_of(v), f"{x_labels[i]}: {_label(v)}")
+            for i, v in enumerate(vs)
+            if v is not None
+        ]
+        chart.series.append(Series(name, index, points, DASHES[index % len(DASHES)]))
+    return chart
+
+
+@dataclass
+class Bar:
+    label: str
+    value: float
+    value_label: str
+    y: float
+    width: float
+    text_y: float
+    value_x: float
+
+    @property
+    def short_label(self) -> str:
+        return self.label if len(self.label) <= LABEL_CHARS else self.label[: LABEL_CHARS - 1] + "…"
+
+
+@dataclass
+class BarChart:
+    chart_id: str
+    title: str
+    description: str
+    width: int
+    height: int
+    left: int
+    right: int
+    bar_height: int
+    bars: list[Bar] = field(default_factory=list)
+    kind: str = "bar"
+
+
+def bar_chart(*, chart_id: str, title: str, description: str, items: list[tuple[str, float, str]]) -> BarChart:
+    """Horizontal bars: `items` is [(label, value, value as text)]; labels on the left."""
+    row, left, right = 30, 300, WIDTH - 90
+    chart = BarChart(chart_id, title, description, WIDTH, max(len(items), 1) * row + 10, left, right, row - 10)
+    top_value = max((value for _, value, _ in items), default=0) or 1
+    for i, (label, value, value_label) in enumerate(items):
+        y = 5 + i * row
+        width = (right - left) * value / top_value
+        chart.bars.append(Bar(str(label), value, value_label, y, width, y + (row - 10) / 2 + 4, left + width + 6))
+    return chart

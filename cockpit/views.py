@@ -1,0 +1,145 @@
+"""Coordinator cockpit pages: the regional board, the capacity picture, KPIs and exports.
+
+The board shows patient data (initials) and is for coordinators only, access-logged. Capacity
+and KPIs are aggregates: coordinators and analysts (insurers) of the region; exports of the
+referral list are access-logged with action "export".
+"""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from accounts.decorators import role_required
+from accounts.models import Role
+from audit.trail import audited
+from cockpit import exports
+from cockpit.board import BOARD_COLUMN_LIMIT, regional_board
+from cockpit.capacity import capacity_picture
+from cockpit.forms import BoardFilterForm, PeriodForm
+from cockpit.kpis import kpi_report
+from cockpit.periods import Period
+from referrals.models import RedirectTarget
+
+COCKPIT_ROLES = (Role.COORDINATOR, Role.ANALYST)
+BOARD_TEMPLATE = "cockpit/board.html"
+FORMATS = ("csv", "xlsx")
+
+
+def _poll_seconds() -> int:
+    return max(1, int(getattr(settings, "BOARD_POLL_SECONDS", 15)))
+
+
+@login_required
+@audited("read", referral_kwarg=None)
+@role_required(Role.COORDINATOR)
+@require_GET
+def board(request):
+    region = request.user.organisation.region
+    form = BoardFilterForm(request.GET, region=region)
+    context = {
+        "form": form,
+        "region": region,
+        "poll_seconds": _poll_seconds(),
+        "column_limit": BOARD_COLUMN_LIMIT,
+        "redirect_targets": RedirectTarget.choices,
+        "board_url": request.get_full_path(),
+    }
+    status = 200
+    if form.is_valid():
+        filters = form.cleaned_data
+        context["board"] = regional_board(
+            user=request.user,
+            product=filters["product"],
+            urgency=filters["urgency"],
+            origin=filters["origin"],
+            state=filters["state"],
+        )
+        request.audit.add(*context["board"].referrals)
+    else:
+        status = 400
+    template = f"{BOARD_TEMPLATE}#board" if request.htmx else BOARD_TEMPLATE
+    return render(request, template, context, status=status)
+
+
+@login_required
+@role_required(*COCKPIT_ROLES)
+@require_GET
+def capacity(request):
+    region = request.user.organisation.region
+    return render(request, "cockpit/capacity.html", {"region": region, "regions": capacity_picture(region=region)})
+
+
+def _period_form(request) -> PeriodForm:
+    return PeriodForm(request.GET, default=Period.last_days())
+
+
+@login_required
+@role_required(*COCKPIT_ROLES)
+@require_GET
+def kpis(request):
+    region = request.user.organisation.region
+    form = _period_form(request)
+    context = {"region": region, "form": form, "may_export_patients": request.user.role == Role.COORDINATOR}
+    if not form.is_valid():
+        return render(request, "cockpit/kpis.html", context, status=400)
+    context["report"] = kpi_report(region=region, period=form.period)
+    return render(request, "cockpit/kpis.html", context)
+
+
+def _bad_period(request, form: PeriodForm):
+    region = request.user.organisation.region
+    return render(request, "cockpit/kpis.html", {"region": region, "form": form}, status=400)
+
+
+@login_required
+@role_required(*COCKPIT_ROLES)
+@require_GET
+def kpi_export(request, key: str, fmt: str):
+    """One KPI table as CSV or XLSX, or `all` as one workbook with a sheet per table."""
+    if fmt not in FORMATS or (key == "all" and fmt != "xlsx"):
+        raise Http404
+    form = _period_form(request)
+    if not form.is_valid():
+        return _bad_period(request, form)
+    period = form.period
+    report = kpi_report(region=request.user.organisation.region, period=period)
+    stamp = f"{period.start:%Y%m%d}-{period.end:%Y%m%d}"
+    if key == "all":
+        sheets = [(table.title, exports.table_rows(table)) for table in report.tables]
+        return exports.xlsx_response(sheets, f"elv-kpis-{stamp}.xlsx")
+    table = report.table(key)
+    if table is None:
+        raise Http404
+    filename = f"elv-{key}-{stamp}.{fmt}"
+    if fmt == "csv":
+        return exports.csv_response(exports.table_rows(table), filename)
+    return exports.xlsx_response([(table.title, exports.table_rows(table))], filename)
+
+
+@login_required
+@audited("export", referral_kwarg=None)
+@role_required(*COCKPIT_ROLES)
+@require_GET
+def referral_export(request, fmt: str):
+    """The referrals submitted in the period, one row each. Coordinators (who may see the
+    region's patients) get the referral number and patient name; analysts no patient identifier."""
+    if fmt not in FORMATS:
+        raise Http404
+    form = _period_form(request)
+    if not form.is_valid():
+        return _bad_period(request, form)
+    period = form.period
+    with_patient = request.user.role == Role.COORDINATOR
+    table, shown = exports.referral_export(
+        region=request.user.organisation.region, period=period, with_patient=with_patient
+    )
+    request.audit.add(*shown)
+    kind = "referrals" if with_patient else "referrals-pseudonymised"
+    filename = f"elv-{kind}-{period.start:%Y%m%d}-{period.end:%Y%m%d}-{timezone.localdate():%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        return exports.csv_response(exports.table_rows(table), filename)
+    return exports.xlsx_response([(_("Referrals"), exports.table_rows(table))], filename)

@@ -1,0 +1,199 @@
+"""Bulk bed counts for provider systems: GET all counts of the caller's organisation with an
+ETag, PUT the counts of one or many locations at once with If-Match. Errors have the API's one
+error shape (elvdesk/api_errors.py)."""
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Role, User
+from accounts.permissions import role_permission
+from elvdesk.api_schema import ERROR_RESPONSES, ErrorResponse
+from interop import services
+from interop.authentication import ApiKeyAuthentication
+from interop.models import ApiKey
+from interop.selectors import organisation_capacity_locations
+
+# Fields of the GET representation a client may send back unchanged; they are ignored.
+READ_ONLY_FIELDS = {"held", "free", "confirmed_at", "stale", "name"}
+MAX_LOCATIONS = 500
+
+
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as {"locations[0].capacities[1].available": ["…"]}."""
+    if isinstance(detail, dict):
+        flat = {}
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" or not prefix else ""
+            flat.update(_flatten(value, f"{prefix}.{name}".strip(".") if name else prefix))
+        return flat
+    if isinstance(detail, list) and detail and all(isinstance(item, (dict, list)) for item in detail):
+        flat = {}
+        for index, item in enumerate(detail):
+            if item:
+                flat.update(_flatten(item, f"{prefix}[{index}]"))
+        return flat
+    items = detail if isinstance(detail, list) else [detail]
+    return {prefix or "non_field_errors": [str(item) for item in items]}
+
+
+class CapacityItemOutput(serializers.Serializer):
+    product = serializers.CharField(source="product.code")
+    total = serializers.IntegerField()
+    available = serializers.IntegerField()
+    held = serializers.IntegerField()
+    free = serializers.IntegerField()
+    expected_24h = serializers.IntegerField()
+    expected_72h = serializers.IntegerField()
+    version = serializers.IntegerField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    stale = serializers.BooleanField()
+
+
+class LocationCapacitiesOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    capacities = CapacityItemOutput(many=True, source="capacities.all")
+
+
+class CapacityItemInput(serializers.Serializer):
+    product = serializers.CharField(max_length=30)
+    total = serializers.IntegerField(min_value=0)
+    available = serializers.IntegerField(min_value=0)
+    expected_24h = serializers.IntegerField(min_value=0, required=False)
+    expected_72h = serializers.IntegerField(min_value=0, required=False)
+    version = serializers.IntegerField(
+        min_value=1, required=False, help_text="Optional: refuse this item (412) unless it still has this version."
+    )
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields) - READ_ONLY_FIELDS
+            if unknown:
+                message = _("Unknown field; held beds change only through offers.")
+                raise ValidationError({name: [message] for name in sorted(unknown)})
+        return super().to_internal_value(data)
+
+
+class LocationItemInput(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1)
+    capacities = CapacityItemInput(many=True, allow_empty=False)
+
+
+class CapacityBulkApi(APIView):
+    """All bed counts of the caller's organisation in one call.
+
+    For provider planners (their token) and provider systems (`Authorization: Api-Key …`).
+    GET answers with an `ETag`; PUT sets the counts of any number of products at any number of
+    the organisation's locations in one transaction and needs `If-Match` with that ETag (or `*`
+    to overwrite deliberately). A stale write gets 412 and changes nothing; sending the same body
+    again changes nothing and adds no history.
+    """
+
+    authentication_classes = [TokenAuthentication, ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [role_permission(Role.PROVIDER_STAFF)]
+
+    class Input(serializers.Serializer):
+        locations = LocationItemInput(many=True, allow_empty=False, max_length=MAX_LOCATIONS)
+
+    class Output(serializers.Serializer):
+        locations = LocationCapacitiesOutput(many=True)
+
+    class PutOutput(Output):
+        changed = serializers.IntegerField(help_text="Counts set to new values.")
+        confirmed = serializers.IntegerField(help_text="Unchanged counts confirmed again (they were getting old).")
+        unchanged = serializers.IntegerField(help_text="Counts that already had these values: nothing written.")
+
+    def _response(self, locations, *, status: int = 200, extra: dict | None = None) -> Response:
+        capacities = [capacity for location in locations for capacity in location.capacities.all()]
+        body = {"locations": LocationCapacitiesOutput(locations, many=True).data, **(extra or {})}
+        return Response(body, status=status, headers={"ETag": services.capacities_etag(capacities)})
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(exc, services.PreconditionFailed):
+            response["ETag"] = exc.etag
+        return response
+
+    @extend_schema(
+        parameters=[OpenApiParameter("location", int, many=True, description="Only these locations (default: all)")],
+        responses={200: Output, **ERROR_RESPONSES},
+    )
+    def get(self, request):
+        location_ids = None
+        if "location" in request.query_params:
+            try:
+                location_ids = {int(value) for value in request.query_params.getlist("location")}
+            except ValueError:
+                raise ValidationError({"location": [_("Give location ids as whole numbers.")]}) from None
+        locations = organisation_capacity_locations(organisation=request.user.organisation, location_ids=location_ids)
+        if location_ids is not None and len(locations) != len(location_ids):
+            raise services.LocationNotFound(location_ids - {location.pk for location in locations})
+        return self._response(locations)
+
+    def _targets(self, data) -> list[services.CapacityTarget]:
+        serializer = self.Input(data=data)
+        if not serializer.is_valid():
+            raise ValidationError(_flatten(serializer.errors))
+        errors: dict[str, list[str]] = {}
+        targets = []
+        seen_locations = set()
+        for i, location in enumerate(serializer.validated_data["locations"]):
+            if location["id"] in seen_locations:
+                errors[f"locations[{i}].id"] = [_("This location is listed twice.")]
+            seen_locations.add(location["id"])
+            seen_products = set()
+            for j, values in enumerate(location["capacities"]):
+                path = f"locations[{i}].capacities[{j}]"
+                values = dict(values)
+                product = values.pop("product")
+                if product in seen_products:
+                    errors[f"{path}.product"] = [_("This product is listed twice for the location.")]
+                seen_products.add(product)
+                version = values.pop("version", None)
+                targets.append(
+                    services.CapacityTarget(
+                        location_id=location["id"], product=product, counts=values, version=version, field=path
+                    )
+                )
+        if errors:
+            raise ValidationError(errors)
+        return targets
+
+    @extend_schema(
+        request=Input,
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                str,
+                location=OpenApiParameter.HEADER,
+                required=True,
+                description="The ETag of your last GET, or * to overwrite deliberately.",
+            )
+        ],
+        responses={
+            200: PutOutput,
+            **ERROR_RESPONSES,
+            412: OpenApiResponse(ErrorResponse, description="Changed in the meantime: GET again (new ETag) and retry."),
+            428: OpenApiResponse(ErrorResponse, description="If-Match is missing."),
+        },
+    )
+    def put(self, request):
+        targets = self._targets(request.data)
+        user = request.user
+        result = services.capacity_bulk_update(
+            organisation=user.organisation,
+            by=user if isinstance(user, User) else None,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+            targets=targets,
+            if_match=services.parse_if_match(request.headers.get("If-Match")),
+        )
+        locations = organisation_capacity_locations(
+            organisation=user.organisation, location_ids={target.location_id for target in targets}
+        )
+        counts = {"changed": len(result.changed), "confirmed": len(result.confirmed), "unchanged": len(result.unchanged)}
+        return self._response(locations, extra=counts)
