@@ -1,7 +1,9 @@
 # ELV bed desk: the two commands of the README, and a few helpers.
 #
 #   make run    create .venv, install, migrate, compile translations, seed the demo region and
-#               serve http://127.0.0.1:8000 (SQLite file db.sqlite3, Celery tasks in-process)
+#               serve http://127.0.0.1:8000 (SQLite file db.sqlite3, Celery tasks in-process),
+#               with the periodic jobs (`run_periodic_jobs --loop`) in a background process that
+#               stops with the server
 #   make test   create .venv, install and run the test suite (pytest)
 #   make lint   ruff check
 #
@@ -48,6 +50,8 @@ messages: $(STAMP)
 run: $(STAMP) messages
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 	$(DEV_ENV) $(PY) manage.py seed_demo
+	$(DEV_ENV) $(PY) manage.py run_periodic_jobs --loop & jobs=$$!; \
+	trap 'kill $$jobs 2>/dev/null' EXIT INT TERM; \
 	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 # pytest's exit code 5 means "no tests ran": make fails on it like on any other non-zero code.

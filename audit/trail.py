@@ -15,6 +15,8 @@ from django.http import Http404
 from audit.models import AccessLog, Channel, Outcome
 
 AUDITED_ATTRIBUTE = "audit_action"
+# Referral ids are BIGINT: a larger number in a URL cannot name one, and would not fit the log row.
+MAX_ID = 2**63 - 1
 
 
 class AuditTrail:
@@ -55,6 +57,8 @@ def _outcome(status_code: int) -> str:
 def write_trail(request, trail: AuditTrail, *, status_code: int, attempted_referral_id=None, channel=None) -> None:
     user = request.user if getattr(request, "user", None) is not None and request.user.is_authenticated else None
     organisation = getattr(user, "organisation", None) if user else None
+    if isinstance(attempted_referral_id, int) and not 0 <= attempted_referral_id <= MAX_ID:
+        attempted_referral_id = None  # no referral has this id; the path still records what was asked
     subjects = trail.subjects or [(attempted_referral_id, None)]
     common = {
         "user": user,

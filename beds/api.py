@@ -13,7 +13,7 @@ from beds import services
 from beds.forms import OverviewFilterForm
 from beds.models import Capacity, ChangeSource
 from beds.selectors import OverviewFilters, organisation_locations, region_overview
-from elvdesk.api_schema import ERROR_RESPONSES
+from elvdesk.api_schema import ERROR_RESPONSES, LocalTimeField
 
 
 class CapacityOutput(serializers.Serializer):
@@ -53,8 +53,8 @@ class LocationListApi(APIView):
         distance_km = serializers.FloatField(allow_null=True, required=False, default=None)
         phone_24_7 = serializers.CharField()
         admission_24_7 = serializers.BooleanField()
-        admission_from = serializers.TimeField(allow_null=True)
-        admission_until = serializers.TimeField(allow_null=True)
+        admission_from = LocalTimeField(allow_null=True)
+        admission_until = LocalTimeField(allow_null=True)
         # A method field rather than SlugRelatedField: without a model serializer or queryset,
         # drf-spectacular could not build the schema (/api/schema/ answered 500).
         features = serializers.SerializerMethodField()
@@ -70,8 +70,14 @@ class LocationListApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("product", str, description="Product code, e.g. elv_hoog"),
-            OpenApiParameter("postcode", str, description="Patient's postcode or PC4; results nearest first"),
-            OpenApiParameter("max_km", int),
+            OpenApiParameter(
+                "postcode",
+                {"type": "string", "maxLength": 7},
+                description="Patient's postcode or PC4; results nearest first",
+            ),
+            OpenApiParameter(
+                "max_km", {"type": "integer", "minimum": 1, "maximum": 300}, description="Needs `postcode`"
+            ),
             OpenApiParameter("insurer", str, description="UZOVI code of a contracted insurer"),
             OpenApiParameter("features", str, many=True, description="Required feature codes"),
             OpenApiParameter("only_free", bool),
@@ -80,12 +86,13 @@ class LocationListApi(APIView):
     )
     def get(self, request):
         user = request.user
+        # Validated for every role, so a wrong filter is refused even where it would be ignored.
+        form = OverviewFilterForm(request.query_params, region=user.region)
+        if not form.is_valid():
+            raise ValidationError({name: list(errors) for name, errors in form.errors.items()})
         if user.role == Role.PROVIDER_STAFF:
             locations = organisation_locations(organisation=user.organisation)
         else:
-            form = OverviewFilterForm(request.query_params, region=user.region)
-            if not form.is_valid():
-                raise ValidationError({name: list(errors) for name, errors in form.errors.items()})
             data = form.cleaned_data
             filters = OverviewFilters(
                 product=data.get("product"),

@@ -16,15 +16,15 @@ LABEL_CHARS = 44
 DASHES = ["", "6 4", "2 3", "10 3 2 3", "1 4"]
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest 1-2-2.5-5 × 10^n at or above `value` (at least 1)."""
-    if value <= 1:
-        return 1
-    exponent = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * exponent:
-            return step * exponent
-    return 10 * exponent
+def nice_ceiling(value: float, ticks: int = 4) -> float:
+    """A top for the y axis: `ticks` equal whole steps (1, 2, 2.5 … 10 × 10^n) covering `value`."""
+    raw = max(value, ticks) / ticks
+    exponent = 10 ** math.floor(math.log10(raw))
+    for step in (1, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        size = step * exponent
+        if raw <= size and (size >= 1 and float(size).is_integer()):
+            return size * ticks
+    return 10 * exponent * ticks
 
 
 def _label(value: float) -> str:
@@ -35,6 +35,7 @@ def _label(value: float) -> str:
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"
 
 
 @dataclass
@@ -95,9 +96,13 @@ def line_chart(
         value = top_value * i / 4
         chart.y_ticks.append(Tick(y_of(value), _label(value)))
     every = max(1, math.ceil(count / 8))
-    for i, label in enumerate(x_labels):
-        if i % every == 0 or i == count - 1:
-            chart.x_ticks.append(Tick(chart.left + i * step_x, label))
+    shown = [i for i in range(count) if i % every == 0]
+    if shown and count - 1 - shown[-1] >= every / 2:
+        shown.append(count - 1)  # the last day too, when it does not crowd the one before
+    for i in shown:
+        if i < len(x_labels):
+            anchor = "end" if i == count - 1 and count > 1 else "middle"
+            chart.x_ticks.append(Tick(chart.left + i * step_x, x_labels[i], anchor))
     for index, (name, vs) in enumerate(series):
         points = [
             Point(chart.left + i * step_x, y_of(v), f"{x_labels[i]}: {_label(v)}")

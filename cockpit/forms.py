@@ -23,6 +23,10 @@ class PeriodForm(forms.Form):
             field.error_messages["invalid"] = _("Enter a date as YYYY-MM-DD, for example 2026-03-31.")
             field.error_messages["required"] = _("Enter both dates of the period.")
 
+    def is_valid(self) -> bool:
+        """Without input the default period applies, which is always valid."""
+        return not self.is_bound or super().is_valid()
+
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("from"), cleaned.get("to")

@@ -87,7 +87,7 @@ def percentiles(
     if vendor == "postgresql":
         return _percentiles_postgresql(queryset, values, group_by, fractions)
     if vendor == "sqlite":
-        return _percentiles_window(queryset, values, group_by, fractions)
+        return percentiles_by_window(queryset, values, group_by=group_by, fractions=fractions)
     raise NotSupportedError(f"percentiles() is not implemented for {vendor}.")
 
 
@@ -113,7 +113,17 @@ def _percentiles_postgresql(queryset, values, group_by, fractions) -> Result:
     return result
 
 
-def _percentiles_window(queryset, values, group_by, fractions) -> Result:
+def percentiles_by_window(
+    queryset: QuerySet,
+    values: Mapping[str, object],
+    *,
+    group_by: Iterable[str] = (),
+    fractions: Iterable[float] = DEFAULT_PERCENTILES,
+) -> Result:
+    """The portable way (window functions only); `percentiles()` uses it on SQLite. It runs on
+    PostgreSQL too, where the tests check it against percentile_cont."""
+    group_by, fractions = tuple(group_by), tuple(float(f) for f in fractions)
+    connection = connections[queryset.db]
     names = list(values)
     groups = [f"cockpit_g{i}" for i in range(len(group_by))]
     base = (
@@ -132,7 +142,8 @@ def _percentiles_window(queryset, values, group_by, fractions) -> Result:
     columns = []
     for f in fractions:
         position = f"({f!r} * (n - 1))"
-        low = f"CAST({position} AS INTEGER)"  # truncation = floor for positions >= 0 (SQLite)
+        # floor(position); SQLite may lack FLOOR, but its CAST truncates, which is floor for positions >= 0
+        low = f"CAST({position} AS INTEGER)" if connection.vendor == "sqlite" else f"CAST(FLOOR({position}) AS INTEGER)"
         weight = f"({position} - {low})"
         columns.append(
             f"SUM(CASE WHEN rn = {low} THEN v * (1 - {weight}) WHEN rn = {low} + 1 THEN v * {weight} ELSE 0 END)"
@@ -145,7 +156,7 @@ def _percentiles_window(queryset, values, group_by, fractions) -> Result:
         f"SELECT {partition}, {', '.join(columns)} FROM ranked GROUP BY {partition}"
     )
     result: Result = defaultdict(dict)
-    with connections[queryset.db].cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for row in cursor.fetchall():
             metric, key, found = row[0], tuple(row[1 : 1 + len(groups)]), row[1 + len(groups) :]

@@ -4,7 +4,8 @@
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -61,3 +62,18 @@ def api_exception_handler(exc, context):
             message=str(detail),
         )
     return response
+
+
+def page_not_found(request, exception):
+    """handler404: a path under /api/ that matches no route (`/api/v1/referrals/abc/`) answers
+    in the API's error shape, like a missing object does; every other path gets the 404 page."""
+    if request.path.startswith("/api/"):
+        detail = exceptions.NotFound.default_detail
+        return JsonResponse(
+            error_body(status_code=404, code=exceptions.NotFound.default_code, message=str(detail)), status=404
+        )
+    if request.path.startswith("/fhir/"):
+        from interop.fhir.views import fhir_not_found  # the FHIR server answers with an OperationOutcome
+
+        return fhir_not_found(request)
+    return defaults.page_not_found(request, exception)

@@ -1,7 +1,7 @@
 """OpenAPI descriptions shared by every API view."""
 
 from drf_spectacular import openapi
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
 
@@ -14,6 +14,12 @@ class ErrorDetail(serializers.Serializer):
 
 class ErrorResponse(serializers.Serializer):
     error = ErrorDetail()
+
+
+@extend_schema_field({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time such as "08:00:00". OpenAPI's `format: time` would demand a UTC offset,
+    which a local opening hour does not have."""
 
 
 ERROR_RESPONSES = {

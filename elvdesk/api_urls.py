@@ -1,11 +1,13 @@
 from django.urls import path
 
 from beds import api as beds_api
+from interop import api as interop_api
 from referrals import api as referrals_api
 
 urlpatterns = [
     path("locations/", beds_api.LocationListApi.as_view(), name="api-locations"),
     path("capacities/<int:pk>/", beds_api.CapacityDetailApi.as_view(), name="api-capacity"),
+    path("capacity-bulk/", interop_api.CapacityBulkApi.as_view(), name="api-capacity-bulk"),
     path("referrals/", referrals_api.ReferralListCreateApi.as_view(), name="api-referrals"),
     path("referrals/<int:pk>/", referrals_api.ReferralDetailApi.as_view(), name="api-referral"),
     path(

@@ -14,7 +14,11 @@ urlpatterns = [
     path("cockpit/", include("cockpit.urls")),
     path("privacy/", include("audit.urls")),
     path("api/v1/", include("elvdesk.api_urls")),
+    path("fhir/r4/", include("interop.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
+
+# Unmatched /api/ paths answer in the API's JSON error shape (elvdesk/api_errors.py).
+handler404 = "elvdesk.api_errors.page_not_found"

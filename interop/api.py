@@ -195,5 +195,9 @@ class CapacityBulkApi(APIView):
         locations = organisation_capacity_locations(
             organisation=user.organisation, location_ids={target.location_id for target in targets}
         )
-        counts = {"changed": len(result.changed), "confirmed": len(result.confirmed), "unchanged": len(result.unchanged)}
+        counts = {
+            "changed": len(result.changed),
+            "confirmed": len(result.confirmed),
+            "unchanged": len(result.unchanged),
+        }
         return self._response(locations, extra=counts)

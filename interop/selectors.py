@@ -72,7 +72,12 @@ def capacities_at(capacities: QuerySet, *, at: datetime | None = None) -> list[C
     for capacity in annotated:
         counts = capacity.after_then or capacity.before_next or capacity.snapshot()
         confirmed_at = capacity.confirmed_then
-        if confirmed_at is None and not capacity.confirmed_later and capacity.confirmed_at and capacity.confirmed_at <= at:
+        if (
+            confirmed_at is None
+            and not capacity.confirmed_later
+            and capacity.confirmed_at
+            and capacity.confirmed_at <= at
+        ):
             confirmed_at = capacity.confirmed_at
         rows.append(
             CountsAt(
@@ -80,7 +85,9 @@ def capacities_at(capacities: QuerySet, *, at: datetime | None = None) -> list[C
                 location_id=capacity.location_id,
                 product_id=capacity.product_id,
                 confirmed_at=confirmed_at,
-                **{name: counts.get(name, 0) for name in ("total", "available", "held", "expected_24h", "expected_72h")},
+                **{
+                    name: counts.get(name, 0) for name in ("total", "available", "held", "expected_24h", "expected_72h")
+                },
             )
         )
     return rows

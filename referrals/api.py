@@ -149,9 +149,12 @@ class ReferralListCreateApi(AuditedApiMixin, APIView):
     )
     def get(self, request):
         state = request.query_params.get("state")
-        if state and state not in State.values:
+        if state is not None and state not in State.values:
             raise ValidationError({"state": [_("Unknown state.")]})
-        open_only = request.query_params.get("all") not in ("1", "true")
+        include_closed = request.query_params.get("all", "false")
+        if include_closed not in ("true", "false", "1", "0"):
+            raise ValidationError({"all": [_("Use true or false.")]})
+        open_only = include_closed in ("false", "0")
         referrals = list(referral_list(request.user, open_only=open_only, state=state)[:500])
         request.audit.add(*referrals)
         return Response(ReferralOutput(referrals, many=True).data)
@@ -289,7 +292,7 @@ class OfferListApi(AuditedApiMixin, APIView):
         else:
             offers = offers.filter(referral__in=referrals_visible_to(request.user).values("pk"))
         state = request.query_params.get("state")
-        if state:
+        if state is not None:
             if state not in OfferState.values:
                 raise ValidationError({"state": [_("Unknown state.")]})
             offers = offers.filter(state=state)

@@ -208,3 +208,12 @@ def _force_login_passes_the_second_factor(monkeypatch):
         verified_session_for(self, user)
 
     monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """With REDIS_URL set (CI) the cache is a shared Redis: start every test with it empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

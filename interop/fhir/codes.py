@@ -69,7 +69,11 @@ REFERRAL_CRITERIA = [
     ("wlz-indication", "Has a Wlz indication", "Has a Wlz indication (decision support)."),
     ("life-expectancy-short", "Life expectancy under 3 months", "Decision support: palliative care."),
     ("carer-relief-only", "Carer relief only", "Medically stable; the need is relief of the informal carer."),
-    ("trainable-after-hospital", "Trainable after hospital", "Learnable/trainable and within a week of a hospital stay."),
+    (
+        "trainable-after-hospital",
+        "Trainable after hospital",
+        "Learnable/trainable and within a week of a hospital stay.",
+    ),
     (
         "needs-elderly-care-specialist",
         "Needs a specialist ouderengeneeskunde",
@@ -78,7 +82,9 @@ REFERRAL_CRITERIA = [
     ("patient-consent", "Patient consents", "The patient (or representative) consents to the referral."),
 ]
 # FHIR code → Referral field
-CRITERIA_FIELDS = {code: code.replace("-", "_").replace("patient_consent", "consent") for code, _d, _t in REFERRAL_CRITERIA}
+CRITERIA_FIELDS = {
+    code: code.replace("-", "_").replace("patient_consent", "consent") for code, _d, _t in REFERRAL_CRITERIA
+}
 
 TASK_OUTPUT = [("admission-location", "Admission location", "The location that accepted the patient.")]
 

@@ -92,9 +92,7 @@ def _entries(body) -> dict[str, dict]:
 def _patient(intake: Intake, entry: dict) -> None:
     patient, path = entry["resource"], entry["path"]
     identifiers = _list(patient.get("identifier"))
-    bsn_index = next(
-        (i for i, ident in enumerate(identifiers) if _dict(ident).get("system") == codes.BSN_SYSTEM), None
-    )
+    bsn_index = next((i for i, ident in enumerate(identifiers) if _dict(ident).get("system") == codes.BSN_SYSTEM), None)
     if bsn_index is None:
         intake.problem(
             _("The patient needs an identifier with system %(system)s (the BSN).") % {"system": codes.BSN_SYSTEM},
@@ -183,7 +181,9 @@ def _service_request(intake: Intake, entry: dict, patient: dict) -> None:
             intake.put(codes.CRITERIA_FIELDS[code], True, details)
         else:
             intake.problem(_("Unknown referral criterion %(code)s.") % {"code": code}, code_path, code="code-invalid")
-    intake.put("care_needs", [code for code, _p in _codes(request.get("orderDetail"), "location-feature", details)], details)
+    intake.put(
+        "care_needs", [code for code, _p in _codes(request.get("orderDetail"), "location-feature", details)], details
+    )
     reasons = [
         _dict(reason).get("text") or ", ".join(_dict(c).get("display", "") for c in _list(_dict(reason).get("coding")))
         for reason in _list(request.get("reasonCode"))

@@ -234,7 +234,10 @@ def date_range(name: str, value: str) -> tuple[str, datetime, datetime]:
         raise invalid(_("%(name)s: the prefix %(prefix)s is not supported.") % {"name": name, "prefix": value[:2]})
     raw = value[2:] if value[:2] in DATE_PREFIXES else value
     if "T" in raw:
-        moment = parse_datetime(raw.replace(" ", "+"))
+        try:
+            moment = parse_datetime(raw.replace(" ", "+"))
+        except ValueError:
+            moment = None
         if moment is None:
             raise invalid(_("%(name)s: %(value)s is not a FHIR date or dateTime.") % {"name": name, "value": raw})
         moment = _aware(moment)

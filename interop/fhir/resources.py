@@ -129,9 +129,7 @@ def location(loc) -> dict:
             "postalCode": loc.postcode,
             "country": "NL",
         },
-        "physicalType": {
-            "coding": [{"system": codes.HL7_LOCATION_PHYSICAL_TYPE, "code": "bu", "display": "Building"}]
-        },
+        "physicalType": {"coding": [{"system": codes.HL7_LOCATION_PHYSICAL_TYPE, "code": "bu", "display": "Building"}]},
         "managingOrganization": reference("Organization", loc.organisation_id, loc.organisation.name),
     }
     status = operational_status(loc)
@@ -296,7 +294,9 @@ def service_request(referral) -> dict:
         contained.append(_contained_coverage(patient.insurer))
         resource["insurance"] = [{"reference": "#coverage"}]
     if referral.carer_contact:
-        contained[0]["contact"] = [{"relationship": [{"text": "informal carer"}], "name": {"text": referral.carer_contact}}]
+        contained[0]["contact"] = [
+            {"relationship": [{"text": "informal carer"}], "name": {"text": referral.carer_contact}}
+        ]
     if referral.notes:
         resource["note"] = [{"text": referral.notes}]
     return resource
@@ -325,7 +325,9 @@ def task(referral) -> dict:
         "businessStatus": {"coding": [codes.coding("referral-state", referral.state, state_display)]},
         "intent": "order",
         "priority": PRIORITY_BY_URGENCY[referral.urgency],
-        "code": {"coding": [{"system": codes.HL7_TASK_CODE, "code": "fulfill", "display": "Fulfill the focal request"}]},
+        "code": {
+            "coding": [{"system": codes.HL7_TASK_CODE, "code": "fulfill", "display": "Fulfill the focal request"}]
+        },
         "focus": reference("ServiceRequest", referral.pk),
         "authoredOn": instant(referral.created_at),
         "lastModified": instant(referral.state_changed_at),

@@ -19,7 +19,8 @@ class Command(BaseCommand):
             for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
                 task = import_string(entry["task"])
                 result = task.apply().get()
-                self.stdout.write(f"{name}: {result}")
+                if result or not loop:  # the loop reports only jobs that did something
+                    self.stdout.write(f"{name}: {result}")
             if not loop:
                 return
             time.sleep(60)

@@ -1,0 +1,53 @@
+"""Pointing the project's Celery app at another broker inside a test, and back.
+
+The app caches its connection and producer pools; after changing `broker_url` they must be
+dropped, or publishing keeps using the old broker."""
+
+from contextlib import contextmanager
+
+from kombu import pools
+
+from elvdesk.celery import app
+
+CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"  # nothing listens there: "Redis is down"
+SETTINGS = (
+    "broker_url",
+    "task_always_eager",
+    "broker_connection_timeout",
+    "broker_connection_retry",
+    "broker_connection_max_retries",
+    "task_publish_retry",
+)
+
+
+def reset_connections() -> None:
+    pools.reset()
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
+@contextmanager
+def celery_configured(**values):
+    """Celery app settings for the duration of the block (always restored)."""
+    saved = {name: app.conf[name] for name in SETTINGS}
+    app.conf.update(**values)
+    reset_connections()
+    try:
+        yield app
+    finally:
+        app.conf.update(**saved)
+        reset_connections()
+
+
+def broker_down():
+    """Not eager, broker on a closed port, and failing fast instead of retrying."""
+    return celery_configured(
+        task_always_eager=False,
+        broker_url=CLOSED_PORT_BROKER,
+        broker_connection_timeout=0.5,
+        broker_connection_retry=False,
+        broker_connection_max_retries=0,
+        task_publish_retry=False,
+    )
