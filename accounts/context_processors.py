@@ -1,4 +1,5 @@
 from accounts.models import BED_FINDER_ROLES, Role
+from accounts.twofactor import two_factor_required
 
 REFERRER_ROLES = (Role.GP, Role.TRANSFER_NURSE)
 REFERRAL_ROLES = (*REFERRER_ROLES, Role.PROVIDER_STAFF, Role.COORDINATOR)
@@ -9,6 +10,8 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    if two_factor_required(user) and not user.is_verified():
+        return {}  # halfway through login: no menu until the second factor is done
     role = user.role
     return {
         "nav_my_beds": role == Role.PROVIDER_STAFF,

@@ -78,7 +78,13 @@ def write_trail(request, trail: AuditTrail, *, status_code: int, attempted_refer
     )
 
 
-def audited(action: str, *, methods: tuple[str, ...] | None = None, referral_kwarg: str | None = "pk"):
+def audited(
+    action: str,
+    *,
+    methods: tuple[str, ...] | None = None,
+    referral_kwarg: str | None = "pk",
+    channel: str | None = None,
+):
     """Log every call of a function view that shows or changes patient data (only for the
     given HTTP `methods` when a GET shows nothing of a patient, like an empty form)."""
 
@@ -92,12 +98,14 @@ def audited(action: str, *, methods: tuple[str, ...] | None = None, referral_kwa
             try:
                 response = view(request, *args, **kwargs)
             except Http404:
-                write_trail(request, trail, status_code=404, attempted_referral_id=attempted)
+                write_trail(request, trail, status_code=404, attempted_referral_id=attempted, channel=channel)
                 raise
             except PermissionDenied:
-                write_trail(request, trail, status_code=403, attempted_referral_id=attempted)
+                write_trail(request, trail, status_code=403, attempted_referral_id=attempted, channel=channel)
                 raise
-            write_trail(request, trail, status_code=response.status_code, attempted_referral_id=attempted)
+            write_trail(
+                request, trail, status_code=response.status_code, attempted_referral_id=attempted, channel=channel
+            )
             return response
 
         setattr(wrapper, AUDITED_ATTRIBUTE, action)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.decorators import role_required
 from accounts.models import Role
 from audit.forms import PatientSearchForm
+from audit.models import Channel
 from audit.selectors import accesses_of_patient, patient_by_bsn
 from audit.trail import audited
 from referrals.models import Patient
@@ -67,7 +68,7 @@ def patient_accesses(request, pk: int):
 
 
 @login_required
-@audited("export", referral_kwarg=None)
+@audited("export", referral_kwarg=None, channel=Channel.EXPORT)
 @role_required(*PRIVACY_ROLES)
 @require_GET
 def patient_accesses_export(request, pk: int):

@@ -90,6 +90,9 @@ class LocationListApi(APIView):
         form = OverviewFilterForm(request.query_params, region=user.region)
         if not form.is_valid():
             raise ValidationError({name: list(errors) for name, errors in form.errors.items()})
+        if request.query_params.get("only_free", "false") not in ("true", "false", "1", "0"):
+            # The page's checkbox sends "on"; the API takes a boolean only.
+            raise ValidationError({"only_free": [_("Use true or false.")]})
         if user.role == Role.PROVIDER_STAFF:
             locations = organisation_locations(organisation=user.organisation)
         else:
@@ -113,6 +116,8 @@ class CapacityDetailApi(APIView):
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
 
     class Input(serializers.Serializer):
+        rejects_unknown_fields = True  # see validate(); the schema says additionalProperties: false
+
         total = serializers.IntegerField(min_value=0, required=False)
         available = serializers.IntegerField(min_value=0, required=False)
         expected_24h = serializers.IntegerField(min_value=0, required=False)

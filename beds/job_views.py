@@ -27,6 +27,10 @@ def _get_snapshot_for_user(user, pk: int) -> BedOverviewSnapshot:
     )
 
 
+def _times(region) -> list[str]:
+    return [moment.strftime("%H:%M") for moment in overviews.overview_times(region)]
+
+
 @login_required
 @role_required(*overviews.OVERVIEW_ROLES)
 @require_GET
@@ -36,7 +40,7 @@ def overview_snapshots(request):
     context = {
         "page": page,
         "region": region,
-        "times": overviews.overview_times(region),
+        "times": _times(region),
         "subscribed": overviews.is_subscribed(user=request.user, region=region),
     }
     return render(request, "beds/overview_snapshots.html", context)
@@ -85,7 +89,7 @@ def overview_subscription(request):
         form = OverviewSubscriptionForm(
             initial={"subscribed": overviews.is_subscribed(user=request.user, region=region)}
         )
-    context = {"form": form, "region": region, "times": overviews.overview_times(region)}
+    context = {"form": form, "region": region, "times": _times(region)}
     return render(request, "beds/overview_subscription.html", context)
 
 

@@ -142,7 +142,11 @@ def stale_reminder_for_token(token: str, *, now: datetime | None = None) -> Stal
     if reminder.is_expired(now):
         raise ReminderLinkExpired()
     user = reminder.user
-    if not user.is_active or user.role != Role.PROVIDER_STAFF or user.organisation_id != reminder.location.organisation_id:
+    if (
+        not user.is_active
+        or user.role != Role.PROVIDER_STAFF
+        or user.organisation_id != reminder.location.organisation_id
+    ):
         # The planner left the organisation or changed role: the link no longer speaks for them.
         raise ReminderLinkInvalid()
     return reminder
@@ -155,9 +159,7 @@ def stale_reminder_use(*, token: str) -> StaleCountReminder:
     transaction as the confirmation."""
     reminder = stale_reminder_for_token(token)
     now = timezone.now()
-    claimed = StaleCountReminder.objects.filter(pk=reminder.pk, used_at__isnull=True).update(
-        used_at=now, is_open=False
-    )
+    claimed = StaleCountReminder.objects.filter(pk=reminder.pk, used_at__isnull=True).update(used_at=now, is_open=False)
     if not claimed:
         raise ReminderLinkUsed()
     services.location_capacities_confirm(location_id=reminder.location_id, by=reminder.user)

@@ -832,6 +832,7 @@ def generate(*, scale: float = 1.0, seed: int = 2026, now: datetime | None = Non
         # Checking foreign keys row by row costs more than the COPY itself: drop them during the
         # load and add them back afterwards, which validates each one with a single join.
         foreign_keys = _drop_foreign_keys(gen.w) if gen.w.postgres else []
+        indexes = _drop_plain_indexes(gen.w) if gen.w.postgres else []
         for index in plan.region_indexes:
             rd = gen.region(index, chunks[index], plan.density)
             region_ids[index] = rd.region_id
@@ -842,6 +843,7 @@ def generate(*, scale: float = 1.0, seed: int = 2026, now: datetime | None = Non
         gen.w.flush()
         if gen.w.postgres:
             gen.w.reset_sequences()
+            _create_indexes(indexes)
             _add_foreign_keys(foreign_keys)
     with connection.cursor() as cursor:
         if gen.w.postgres:
@@ -858,6 +860,9 @@ def generate(*, scale: float = 1.0, seed: int = 2026, now: datetime | None = Non
     }
 
 
+BIG_MODELS = (ReferralEvent, AccessLog, Notification, CapacityChange, Offer, Stay, Referral, Patient)
+
+
 def _drop_foreign_keys(writer: Writer) -> list[tuple[str, str, str]]:
     tables = sorted({table.model._meta.db_table for table in writer.tables.values()})
     with connection.cursor() as cursor:
@@ -870,6 +875,29 @@ def _drop_foreign_keys(writer: Writer) -> list[tuple[str, str, str]]:
         for table, name, _definition in keys:
             cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     return keys
+
+
+def _drop_plain_indexes(writer: Writer) -> list[str]:
+    """Secondary indexes (not primary keys or unique constraints) of the big tables: built once
+    after the load instead of row by row."""
+    tables = sorted({t.model._meta.db_table for t in writer.tables.values() if t.model in BIG_MODELS})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid::regclass::text = ANY(%s) AND NOT i.indisprimary AND NOT i.indisunique",
+            [tables],
+        )
+        indexes = cursor.fetchall()
+        for name, _definition in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+    return [definition for _name, definition in indexes]
+
+
+def _create_indexes(definitions: list[str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for definition in definitions:
+            cursor.execute(definition)
 
 
 def _add_foreign_keys(keys: list[tuple[str, str, str]]) -> None:

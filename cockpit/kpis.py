@@ -108,7 +108,7 @@ def _scaled(value, unit: float) -> float | None:
 
 
 def _pct(value) -> str:
-    return "—" if value is None else f"{number_format(value * 100, 0)} %"
+    return "—" if value is None else f"{number_format(value * 100, 1)} %"
 
 
 @dataclass

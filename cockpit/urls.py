@@ -7,6 +7,6 @@ urlpatterns = [
     path("", views.board, name="board"),
     path("capacity/", views.capacity, name="capacity"),
     path("kpis/", views.kpis, name="kpis"),
-    path("kpis/export/<slug:key>.<str:fmt>", views.kpi_export, name="kpi_export"),
-    path("referrals.<str:fmt>", views.referral_export, name="referral_export"),
+    path("kpis/export/", views.kpi_export, name="kpi_export"),
+    path("referrals/export/", views.referral_export, name="referral_export"),
 ]

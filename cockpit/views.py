@@ -7,14 +7,16 @@ referral list are access-logged with action "export".
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from accounts.decorators import role_required
 from accounts.models import Role
+from audit.models import Channel
 from audit.trail import audited
 from cockpit import exports
 from cockpit.board import BOARD_COLUMN_LIMIT, regional_board
@@ -61,8 +63,12 @@ def board(request):
         request.audit.add(*context["board"].referrals)
     else:
         status = 400
-    template = f"{BOARD_TEMPLATE}#board" if request.htmx else BOARD_TEMPLATE
-    return render(request, template, context, status=status)
+    # The same address gives the whole page or (htmx poll, filter change) only the board; a
+    # history restore needs the whole page again.
+    partial = request.htmx and not request.htmx.history_restore_request
+    response = render(request, f"{BOARD_TEMPLATE}#board" if partial else BOARD_TEMPLATE, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required
@@ -95,13 +101,26 @@ def _bad_period(request, form: PeriodForm):
     return render(request, "cockpit/kpis.html", {"region": region, "form": form}, status=400)
 
 
+def _export_format(request) -> str | None:
+    fmt = request.GET.get("format") or "xlsx"
+    return fmt if fmt in FORMATS else None
+
+
+def _bad_export(message: str) -> HttpResponseBadRequest:
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
 @login_required
 @role_required(*COCKPIT_ROLES)
 @require_GET
-def kpi_export(request, key: str, fmt: str):
-    """One KPI table as CSV or XLSX, or `all` as one workbook with a sheet per table."""
-    if fmt not in FORMATS or (key == "all" and fmt != "xlsx"):
-        raise Http404
+def kpi_export(request):
+    """`?table=KEY&format=csv|xlsx&from=…&to=…`: one KPI table, or `table=all` (the default) as
+    one workbook with a sheet per table."""
+    fmt, key = _export_format(request), request.GET.get("table") or "all"
+    if fmt is None:
+        return _bad_export(_("Choose the format csv or xlsx."))
+    if key == "all" and fmt != "xlsx":
+        return _bad_export(_("All tables together come as one XLSX workbook; choose format=xlsx or one table."))
     form = _period_form(request)
     if not form.is_valid():
         return _bad_period(request, form)
@@ -113,7 +132,10 @@ def kpi_export(request, key: str, fmt: str):
         return exports.xlsx_response(sheets, f"elv-kpis-{stamp}.xlsx")
     table = report.table(key)
     if table is None:
-        raise Http404
+        return _bad_export(
+            _("There is no table %(key)s. Tables: %(keys)s.")
+            % {"key": key, "keys": ", ".join(t.key for t in report.tables)}
+        )
     filename = f"elv-{key}-{stamp}.{fmt}"
     if fmt == "csv":
         return exports.csv_response(exports.table_rows(table), filename)
@@ -121,14 +143,16 @@ def kpi_export(request, key: str, fmt: str):
 
 
 @login_required
-@audited("export", referral_kwarg=None)
+@audited("export", referral_kwarg=None, channel=Channel.EXPORT)
 @role_required(*COCKPIT_ROLES)
 @require_GET
-def referral_export(request, fmt: str):
-    """The referrals submitted in the period, one row each. Coordinators (who may see the
-    region's patients) get the referral number and patient name; analysts no patient identifier."""
-    if fmt not in FORMATS:
-        raise Http404
+def referral_export(request):
+    """`?format=csv|xlsx&from=…&to=…`: the referrals submitted in the period, one row each.
+    Coordinators (who may see the region's patients) get the referral number and patient name;
+    analysts no patient identifier at all."""
+    fmt = _export_format(request)
+    if fmt is None:
+        return _bad_export(_("Choose the format csv or xlsx."))
     form = _period_form(request)
     if not form.is_valid():
         return _bad_period(request, form)

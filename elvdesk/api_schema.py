@@ -33,7 +33,32 @@ ERROR_RESPONSES = {
 
 class AutoSchema(openapi.AutoSchema):
     """Names components after the view that nests them ("OfferAcceptApi.Input" becomes
-    "OfferAcceptApiInput"), so the nested Input/Output serializers of every view stay distinct."""
+    "OfferAcceptApiInput"), so the nested Input/Output serializers of every view stay distinct.
+
+    Two input rules the API enforces are stated in the schema too (the fuzz tests in tests/api/
+    hold the API to its schema): a text field that may not be blank needs a character that is not
+    whitespace, because DRF trims the input first; and an input serializer with
+    `rejects_unknown_fields = True` (its `validate` refuses undeclared keys) allows no other
+    properties."""
 
     def get_serializer_name(self, serializer, direction):
         return type(serializer).__qualname__.replace(".", "")
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and getattr(serializer, "rejects_unknown_fields", False):
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and field.trim_whitespace
+            and not field.allow_blank
+            and schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & set(schema)
+        ):
+            schema["pattern"] = r"\S"
+        return schema

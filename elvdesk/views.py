@@ -14,6 +14,8 @@ def home(request):
     """Send each role to the page it starts its work on."""
     if request.user.role == Role.PROVIDER_STAFF:
         return redirect("beds:my_beds")
+    if request.user.role == Role.ANALYST:
+        return redirect("cockpit:kpis")
     return redirect("beds:overview")
 
 

@@ -14,28 +14,32 @@ from accounts.models import Role, User
 from accounts.permissions import role_permission
 from elvdesk.api_schema import ERROR_RESPONSES, ErrorResponse
 from interop import services
-from interop.authentication import ApiKeyAuthentication
+from interop.authentication import ApiKeyAuthentication, ChallengeAllSchemes
 from interop.models import ApiKey
 from interop.selectors import organisation_capacity_locations
 
 # Fields of the GET representation a client may send back unchanged; they are ignored.
 READ_ONLY_FIELDS = {"held", "free", "confirmed_at", "stale", "name"}
 MAX_LOCATIONS = 500
+MAX_COUNT = 10_000  # beds of one product at one location; keeps absurd numbers out of the database
+MAX_ID = 2**63 - 1
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     """DRF's nested errors as {"locations[0].capacities[1].available": ["…"]}."""
+    if isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
+        detail = dict(enumerate(detail))
     if isinstance(detail, dict):
         flat = {}
         for key, value in detail.items():
-            name = key if key != "non_field_errors" or not prefix else ""
-            flat.update(_flatten(value, f"{prefix}.{name}".strip(".") if name else prefix))
-        return flat
-    if isinstance(detail, list) and detail and all(isinstance(item, (dict, list)) for item in detail):
-        flat = {}
-        for index, item in enumerate(detail):
-            if item:
-                flat.update(_flatten(item, f"{prefix}[{index}]"))
+            if isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            elif key == "non_field_errors":
+                path = prefix
+            else:
+                path = f"{prefix}.{key}" if prefix else key
+            if value:
+                flat.update(_flatten(value, path))
         return flat
     items = detail if isinstance(detail, list) else [detail]
     return {prefix or "non_field_errors": [str(item) for item in items]}
@@ -62,12 +66,15 @@ class LocationCapacitiesOutput(serializers.Serializer):
 
 class CapacityItemInput(serializers.Serializer):
     product = serializers.CharField(max_length=30)
-    total = serializers.IntegerField(min_value=0)
-    available = serializers.IntegerField(min_value=0)
-    expected_24h = serializers.IntegerField(min_value=0, required=False)
-    expected_72h = serializers.IntegerField(min_value=0, required=False)
+    total = serializers.IntegerField(min_value=0, max_value=MAX_COUNT)
+    available = serializers.IntegerField(min_value=0, max_value=MAX_COUNT)
+    expected_24h = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
+    expected_72h = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
     version = serializers.IntegerField(
-        min_value=1, required=False, help_text="Optional: refuse this item (412) unless it still has this version."
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        help_text="Optional: refuse this item (412) unless it still has this version.",
     )
 
     def to_internal_value(self, data):
@@ -80,11 +87,11 @@ class CapacityItemInput(serializers.Serializer):
 
 
 class LocationItemInput(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1)
-    capacities = CapacityItemInput(many=True, allow_empty=False)
+    id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    capacities = serializers.ListField(child=CapacityItemInput(), min_length=1)
 
 
-class CapacityBulkApi(APIView):
+class CapacityBulkApi(ChallengeAllSchemes, APIView):
     """All bed counts of the caller's organisation in one call.
 
     For provider planners (their token) and provider systems (`Authorization: Api-Key …`).
@@ -98,7 +105,7 @@ class CapacityBulkApi(APIView):
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
 
     class Input(serializers.Serializer):
-        locations = LocationItemInput(many=True, allow_empty=False, max_length=MAX_LOCATIONS)
+        locations = serializers.ListField(child=LocationItemInput(), min_length=1, max_length=MAX_LOCATIONS)
 
     class Output(serializers.Serializer):
         locations = LocationCapacitiesOutput(many=True)
@@ -130,6 +137,9 @@ class CapacityBulkApi(APIView):
                 location_ids = {int(value) for value in request.query_params.getlist("location")}
             except ValueError:
                 raise ValidationError({"location": [_("Give location ids as whole numbers.")]}) from None
+            impossible = {pk for pk in location_ids if not 1 <= pk <= MAX_ID}
+            if impossible:
+                raise services.LocationNotFound(impossible)
         locations = organisation_capacity_locations(organisation=request.user.organisation, location_ids=location_ids)
         if location_ids is not None and len(locations) != len(location_ids):
             raise services.LocationNotFound(location_ids - {location.pk for location in locations})
@@ -173,6 +183,7 @@ class CapacityBulkApi(APIView):
                 location=OpenApiParameter.HEADER,
                 required=True,
                 description="The ETag of your last GET, or * to overwrite deliberately.",
+                pattern=services.IF_MATCH_PATTERN,
             )
         ],
         responses={
@@ -184,13 +195,14 @@ class CapacityBulkApi(APIView):
     )
     def put(self, request):
         targets = self._targets(request.data)
+        if_match = services.parse_if_match(request.headers.get("If-Match"))
         user = request.user
         result = services.capacity_bulk_update(
             organisation=user.organisation,
             by=user if isinstance(user, User) else None,
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,
             targets=targets,
-            if_match=services.parse_if_match(request.headers.get("If-Match")),
+            if_match=if_match,
         )
         locations = organisation_capacity_locations(
             organisation=user.organisation, location_ids={target.location_id for target in targets}

@@ -86,3 +86,12 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return KEYWORD
+
+
+class ChallengeAllSchemes:
+    """A view mixin: a 401 names every scheme the view accepts (`WWW-Authenticate: Token, Api-Key`),
+    not only the first, so a provider system learns that its key is welcome here."""
+
+    def get_authenticate_header(self, request):
+        schemes = [authenticator.authenticate_header(request) for authenticator in self.get_authenticators()]
+        return ", ".join(dict.fromkeys(scheme for scheme in schemes if scheme)) or None

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
-from django.utils import timezone
 
 from beds.models import Capacity, CapacityChange, ChangeSource
 from beds.selectors import mark_staleness
@@ -44,7 +43,7 @@ class CountsAt:
         return self.available - self.held
 
 
-def _changes(at: datetime, **filters) -> QuerySet:
+def _changes(**filters) -> QuerySet:
     return CapacityChange.objects.filter(capacity=OuterRef("pk"), **filters)
 
 
@@ -59,14 +58,14 @@ def capacities_at(capacities: QuerySet, *, at: datetime | None = None) -> list[C
     if at is None:
         return [_current(capacity) for capacity in capacities]
     annotated = capacities.annotate(
-        after_then=Subquery(_changes(at, changed_at__lte=at).order_by("-changed_at", "-id").values("after")[:1]),
-        before_next=Subquery(_changes(at, changed_at__gt=at).order_by("changed_at", "id").values("before")[:1]),
+        after_then=Subquery(_changes(changed_at__lte=at).order_by("-changed_at", "-id").values("after")[:1]),
+        before_next=Subquery(_changes(changed_at__gt=at).order_by("changed_at", "id").values("before")[:1]),
         confirmed_then=Subquery(
-            _changes(at, changed_at__lte=at, source__in=CONFIRMING_SOURCES)
+            _changes(changed_at__lte=at, source__in=CONFIRMING_SOURCES)
             .order_by("-changed_at", "-id")
             .values("changed_at")[:1]
         ),
-        confirmed_later=Exists(_changes(at, changed_at__gt=at, source__in=CONFIRMING_SOURCES)),
+        confirmed_later=Exists(_changes(changed_at__gt=at, source__in=CONFIRMING_SOURCES)),
     )
     rows = []
     for capacity in annotated:
@@ -114,7 +113,3 @@ def is_stale(counts: CountsAt, *, at: datetime, stale_after_hours: int) -> bool:
     if counts.confirmed_at is None:
         return True
     return (at - counts.confirmed_at).total_seconds() > stale_after_hours * 3600
-
-
-def now() -> datetime:
-    return timezone.now()

@@ -1,6 +1,7 @@
 """API keys for provider systems and the bulk bed-count update they call."""
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -78,15 +79,39 @@ class LocationNotFound(DomainError):
         super().__init__(_("Location %(ids)s does not exist or is not one of your organisation's.") % {"ids": ids})
 
 
+class CountNotFound(DomainError):
+    """The location has no bed count for that product: the bed count addressed does not exist
+    (the desk adds products to a location)."""
+
+    http_status = 404
+    code = "not_found"
+
+    def __init__(self, targets):
+        items = "; ".join(
+            _("%(item)s: location %(location)s has no count for %(product)s")
+            % {"item": target.field, "location": target.location_id, "product": target.product}
+            for target in targets
+        )
+        super().__init__(_("No such bed count (%(items)s). The desk adds products to a location.") % {"items": items})
+
+
 def capacities_etag(capacities) -> str:
     """A strong ETag for a set of bed counts: changes whenever one of them is written."""
     fingerprint = ";".join(f"{c.pk}:{c.version}" for c in sorted(capacities, key=lambda c: c.pk))
     return '"' + hashlib.sha256(fingerprint.encode()).hexdigest()[:32] + '"'
 
 
+IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
+
+
 def parse_if_match(header: str | None) -> list[str] | None:
+    """The entity tags of an If-Match header ("*" included); None when there is none."""
     if header is None or not header.strip():
         return None
+    if not re.match(IF_MATCH_PATTERN, header):
+        raise ValidationError(
+            {"If-Match": [_('Send the ETag exactly as received, in double quotes (If-Match: "…"), or *.')]}
+        )
     return [item.strip() for item in header.split(",") if item.strip()]
 
 
@@ -155,19 +180,11 @@ def capacity_bulk_update(
         )
         in_scope = [capacity for capacity in capacities if capacity.location_id in location_ids]
         by_key = {(capacity.location_id, capacity.product.code): capacity for capacity in in_scope}
+        missing = [target for target in targets if (target.location_id, target.product) not in by_key]
+        if missing:
+            raise CountNotFound(missing)
+        pairs = [(target, by_key[(target.location_id, target.product)]) for target in targets]
         errors: dict[str, list[str]] = {}
-        pairs = []
-        for target in targets:
-            capacity = by_key.get((target.location_id, target.product))
-            if capacity is None:
-                errors[f"{target.field}.product"] = [
-                    _("This location has no count for %(product)s; the desk adds products to a location.")
-                    % {"product": target.product}
-                ]
-            else:
-                pairs.append((target, capacity))
-        if errors:
-            raise ValidationError(errors)
 
         pending = [(target, capacity) for target, capacity in pairs if _differs(target, capacity)]
         scope_etag = capacities_etag(in_scope)

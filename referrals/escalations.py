@@ -132,9 +132,7 @@ def _raise_for_region(region: Region, *, now: datetime) -> int:
 
     escalated = Escalation.objects.filter(offer=OuterRef("pk"))
     unanswered = (
-        Offer.objects.filter(
-            referral__region=region, state=OfferState.EXPIRED, referral__state=State.SEARCHING
-        )
+        Offer.objects.filter(referral__region=region, state=OfferState.EXPIRED, referral__state=State.SEARCHING)
         .exclude(Exists(escalated))
         .select_related("referral", "location")
     )
@@ -152,7 +150,8 @@ def escalations_resolve(*, now: datetime | None = None) -> int:
     gone = (
         Q(kind=EscalationKind.UNTRIAGED) & ~Q(referral__state=State.SUBMITTED)
         | Q(kind=EscalationKind.OFFER_UNANSWERED) & ~Q(referral__state=State.SEARCHING)
-        | Q(kind=EscalationKind.URGENT_UNPLACED) & (~Q(referral__state__in=UNPLACED_STATES) | ~Q(referral__urgency__in=URGENT))
+        | Q(kind=EscalationKind.URGENT_UNPLACED)
+        & (~Q(referral__state__in=UNPLACED_STATES) | ~Q(referral__urgency__in=URGENT))
         | Q(kind=EscalationKind.DISCHARGE_TOMORROW)
         & (
             ~Q(referral__state__in=UNPLACED_STATES)

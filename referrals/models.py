@@ -318,7 +318,9 @@ class Escalation(models.Model):
                 condition=Q(resolved_at__isnull=True, offer__isnull=True),
                 name="escalation_one_open_per_cause",
             ),
-            models.UniqueConstraint(fields=["offer"], condition=Q(offer__isnull=False), name="escalation_once_per_offer"),
+            models.UniqueConstraint(
+                fields=["offer"], condition=Q(offer__isnull=False), name="escalation_once_per_offer"
+            ),
         ]
         indexes = [models.Index(fields=["kind", "resolved_at"])]
 

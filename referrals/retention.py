@@ -77,7 +77,9 @@ def patient_pseudonymise(*, patient_id: int, now: datetime | None = None) -> boo
     if patient is None:
         return False
     cutoffs = _cutoffs(now)
-    referrals = list(Referral.objects.filter(patient=patient).values_list("pk", "state", "region_id", "state_changed_at"))
+    referrals = list(
+        Referral.objects.filter(patient=patient).values_list("pk", "state", "region_id", "state_changed_at")
+    )
     if not referrals or any(
         state not in CLOSED_STATES or changed_at >= cutoffs.get(region_id, now)
         for _, state, region_id, changed_at in referrals

@@ -16,7 +16,7 @@ def cell(row: dict, column) -> str:
     if value is None or value == "":
         return "—"
     if column.kind == Kind.SHARE:
-        return f"{number_format(value * 100, 0)} %"
+        return f"{number_format(value * 100, 1)} %"
     if column.kind in (Kind.HOURS, Kind.DAYS):
         return number_format(value, 1)
     if column.kind == Kind.MINUTES:

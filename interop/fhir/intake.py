@@ -171,7 +171,11 @@ def _service_request(intake: Intake, entry: dict, patient: dict) -> None:
     priority = request.get("priority")
     intake.put("urgency", URGENCY_BY_PRIORITY.get(priority, priority), f"{path}.priority")
     occurrence = request.get("occurrenceDateTime") or _dict(request.get("occurrencePeriod")).get("start")
-    occurrence_path = f"{path}.occurrenceDateTime" if "occurrenceDateTime" in request else f"{path}.occurrencePeriod"
+    occurrence_path = f"{path}.occurrence"  # FHIRPath of a choice element without its type
+    if "occurrenceDateTime" in request:
+        occurrence_path = f"{path}.occurrenceDateTime"
+    elif "occurrencePeriod" in request:
+        occurrence_path = f"{path}.occurrencePeriod.start"
     intake.put("planned_date", occurrence[:10] if isinstance(occurrence, str) else None, occurrence_path)
     details = f"{path}.orderDetail"
     for name in codes.CRITERIA_FIELDS.values():

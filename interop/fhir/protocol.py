@@ -23,7 +23,7 @@ from rest_framework.utils.mediatypes import media_type_matches
 from rest_framework.views import APIView
 
 from elvdesk.errors import DomainError
-from interop.authentication import ApiKeyAuthentication
+from interop.authentication import ApiKeyAuthentication, ChallengeAllSchemes
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,11 @@ class SameRegionReader(BasePermission):
         return bool(user and user.is_authenticated and getattr(user, "organisation_id", None))
 
 
-class FhirView(APIView):
+class FhirView(ChallengeAllSchemes, APIView):
+    """Base of every FHIR endpoint. Not in the OpenAPI schema of /api/: the CapabilityStatement
+    at /fhir/r4/metadata describes the FHIR server."""
+
+    schema = None
     renderer_classes = [FhirJsonRenderer]
     parser_classes = [FhirJsonParser, JSONParser]
     content_negotiation_class = FhirContentNegotiation

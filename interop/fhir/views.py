@@ -328,6 +328,7 @@ class HealthcareServiceView(ResourceView):
 
 # --- MeasureReport ----------------------------------------------------------------------------
 
+
 def _safe(parse, value):
     """Django's date parsers answer None for a wrong format but raise for an impossible date."""
     try:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
+from django.core import signals
+from django.db import close_old_connections
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -65,6 +67,18 @@ def _referral_data(*, bsn: str, product: Product, **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+@pytest.fixture(autouse=True)
+def _wsgi_requests_share_the_test_transaction():
+    """Django's WSGI handler closes "old" connections when a request starts and ends; inside the
+    test's transaction that would close the connection under it (PostgreSQL: "the connection is
+    closed"). Django's own test client switches this off in the same way while it runs a request."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

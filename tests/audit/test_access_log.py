@@ -103,7 +103,7 @@ def test_privacy_export_is_a_csv_and_is_itself_logged(desk, submitted, client):
     assert response["Content-Type"].startswith("text/csv")
     body = b"".join(response.streaming_content if response.streaming else [response.content]).decode()
     assert desk.coordinator.username in body
-    assert AccessLog.objects.filter(action="export", channel="page", patient_id=submitted.patient_id).count() == 1
+    assert AccessLog.objects.filter(action="export", channel="export", patient_id=submitted.patient_id).count() == 1
 
 
 def test_privacy_pages_are_for_the_desk_and_administrators_only(desk, submitted, client):

@@ -149,7 +149,7 @@ def test_the_afternoon_slot_is_a_new_snapshot(region, beds):
     ]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_runs_create_one_snapshot(region, beds):
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL (run with DATABASE_URL=postgres://…)")
@@ -246,7 +246,9 @@ def test_a_broker_outage_keeps_the_overview_and_the_sweep_mails_it_later(
     assert len(mail.outbox) == 1
 
 
-def test_a_smtp_failure_gives_the_delivery_back_for_a_later_attempt(region, beds, subscriber, eager_celery, monkeypatch):
+def test_a_smtp_failure_gives_the_delivery_back_for_a_later_attempt(
+    region, beds, subscriber, eager_celery, monkeypatch
+):
     run_job_at(MORNING_SLOT)
     delivery = OverviewDelivery.objects.get()
     monkeypatch.setattr(send_overview_email, "max_retries", 0)
@@ -351,7 +353,7 @@ def test_the_snapshot_page_query_count_does_not_grow_with_locations(make_client,
     few_url = reverse("beds:overview_snapshot", args=[BedOverviewSnapshot.objects.get().pk])
     with CaptureQueriesContext(connection) as few:
         client.get(few_url)
-    for number in range(10):
+    for _ in range(10):
         CapacityFactory(location=LocationFactory(organisation=beds.organisation), product=product("elv_laag"))
     run_job_at(MORNING_SLOT + timedelta(days=1))
     many_url = reverse("beds:overview_snapshot", args=[BedOverviewSnapshot.objects.first().pk])
@@ -371,7 +373,7 @@ def test_a_user_turns_the_daily_overview_on_and_off_for_their_region(make_client
     response = client.post(SUBSCRIPTION, {"subscribed": "on"}, follow=True)
     assert OverviewSubscription.objects.filter(user=gp, region=region).exists()
     assert "You will receive the daily bed overview" in response.content.decode()
-    assert 'checked' in client.get(SUBSCRIPTION).content.decode()
+    assert "checked" in client.get(SUBSCRIPTION).content.decode()
 
     client.post(SUBSCRIPTION, {"subscribed": "on"})  # twice on stays one subscription
     assert OverviewSubscription.objects.filter(user=gp).count() == 1

@@ -6,6 +6,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role
@@ -324,7 +326,7 @@ def test_anonymous_gets_a_401_outcome_with_the_scheme(world, client):
     response = client.get(f"{FHIR}/Location")
 
     outcome(response, 401, "login")
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == "Token, Api-Key"
 
 
 def test_a_user_without_organisation_is_refused(db):
@@ -365,3 +367,21 @@ def test_validation_helper_rejects_what_fhir_forbids():
         validate_fhir({"resourceType": "Location", "colour": "blue"})
     with pytest.raises(AssertionError):
         validate_fhir({"resourceType": "Location", "alias": []})
+
+
+@pytest.mark.parametrize("resource_type", ["Organization", "HealthcareService", "MeasureReport"])
+def test_other_searches_cost_the_same_queries_for_more_data(world, resource_type):
+    api = token_client(world.users[Role.COORDINATOR])
+    small_count = _queries(api, f"{FHIR}/{resource_type}")
+    for n in range(5):
+        location = LocationFactory(
+            organisation=world.other_provider, name=f"More {n}", features=["oxygen", "single_room"]
+        )
+        CapacityFactory(location=location, product=product("elv_palliatief"))
+    assert _queries(api, f"{FHIR}/{resource_type}") == small_count
+
+
+def _queries(api, url) -> int:
+    with CaptureQueriesContext(connection) as context:
+        assert api.get(url).status_code == 200
+    return len(context.captured_queries)

@@ -35,20 +35,25 @@ def discharged(desk):
     """Maria Jansen: submitted, declined once, admitted and discharged home on 15 January."""
     referral, _ = at(T0, lambda: services.referral_submit(by=desk.gp, data=referral_input(notes="Hond thuis")))
     at(T0, lambda: services.referral_step(referral=referral, target="searching", by=desk.coordinator))
-    declined = at(T0, lambda: services.offer_create(referral=referral, capacity=desk.other_capacity, by=desk.coordinator))
-    at(T0, lambda: services.offer_decline(offer=declined, by=desk.other_planner, reason="other", text="Mevr. valt vaak"))
+    declined = at(
+        T0, lambda: services.offer_create(referral=referral, capacity=desk.other_capacity, by=desk.coordinator)
+    )
+    at(
+        T0,
+        lambda: services.offer_decline(offer=declined, by=desk.other_planner, reason="other", text="Mevr. valt vaak"),
+    )
     offer = at(T0, lambda: services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator))
     at(T0, lambda: services.offer_accept(offer=offer, by=desk.planner))
     at(T0 + timedelta(hours=2), lambda: services.stay_admit(referral=referral, by=desk.planner, admitted_at=T0))
     discharge = DISCHARGED_AT
     at(
         discharge,
-        lambda: services.stay_discharge(referral=referral, by=desk.planner, discharged_at=discharge, destination="home"),
+        lambda: services.stay_discharge(
+            referral=referral, by=desk.planner, discharged_at=discharge, destination="home"
+        ),
     )
     referral.refresh_from_db()
     return referral
-
-
 
 
 def test_identifiers_stay_until_the_regions_term_has_passed(desk, discharged):
@@ -101,7 +106,11 @@ def test_cancelled_and_redirected_referrals_count_as_closed(desk):
     at(
         T0,
         lambda: services.referral_step(
-            referral=redirected, target="redirected", by=desk.coordinator, reason="Ziekenhuis", redirect_target="hospital"
+            referral=redirected,
+            target="redirected",
+            by=desk.coordinator,
+            reason="Ziekenhuis",
+            redirect_target="hospital",
         ),
     )
     assert run(T0 + timedelta(days=91))["pseudonymised"] == 2
@@ -111,7 +120,9 @@ def test_cancelled_and_redirected_referrals_count_as_closed(desk):
 
 
 def test_a_patient_with_a_live_referral_is_skipped(desk, discharged):
-    again, _ = at(DISCHARGED_AT + timedelta(days=80), lambda: services.referral_submit(by=desk.gp, data=referral_input()))
+    again, _ = at(
+        DISCHARGED_AT + timedelta(days=80), lambda: services.referral_submit(by=desk.gp, data=referral_input())
+    )
     assert again.patient_id == discharged.patient_id
     assert run(DISCHARGED_AT + timedelta(days=100))["pseudonymised"] == 0
     assert Patient.objects.get(pk=discharged.patient_id).bsn == VALID_BSN
@@ -119,7 +130,9 @@ def test_a_patient_with_a_live_referral_is_skipped(desk, discharged):
 
 
 def test_a_patient_with_a_recently_closed_referral_is_skipped(desk, discharged):
-    later, _ = at(DISCHARGED_AT + timedelta(days=80), lambda: services.referral_submit(by=desk.gp, data=referral_input()))
+    later, _ = at(
+        DISCHARGED_AT + timedelta(days=80), lambda: services.referral_submit(by=desk.gp, data=referral_input())
+    )
     at(
         DISCHARGED_AT + timedelta(days=81),
         lambda: services.referral_step(referral=later, target="cancelled", by=desk.gp, reason="Niet nodig"),
@@ -158,7 +171,9 @@ def test_the_access_log_is_kept_and_the_job_leaves_its_own_entry(desk, discharge
 
 def test_the_bsn_can_be_referred_again_after_pseudonymisation(desk, discharged):
     run(DISCHARGED_AT + timedelta(days=91))
-    new, created = at(DISCHARGED_AT + timedelta(days=92), lambda: services.referral_submit(by=desk.gp, data=referral_input()))
+    new, created = at(
+        DISCHARGED_AT + timedelta(days=92), lambda: services.referral_submit(by=desk.gp, data=referral_input())
+    )
     assert created and new.patient_id != discharged.patient_id
 
 

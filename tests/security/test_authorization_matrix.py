@@ -12,12 +12,17 @@ Expectations per call:
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Role
+from beds.models import StaleCountReminder
+from beds.overviews import overview_snapshot_create
+from beds.reminders import stale_reminder_token
 from providers.models import Product
 from referrals import services
 from tests.factories import CapacityFactory, LocationFactory, RegionFactory, user_with_role
@@ -38,6 +43,9 @@ REFERRERS = {GP, NURSE}
 SEES_REFERRALS = {GP, NURSE, PROVIDER, DESK}
 FINDS_BEDS = {GP, NURSE, DESK, ADMIN}
 EVERYONE = set(ALL_ROLES)
+# Capacity resources are read region-wide; the "other" organisation of these roles is in the same
+# region (see _world), so it sees the object too.
+SAME_REGION = frozenset({GP, NURSE, PROVIDER})
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class Route:
     obj: str | None = None  # what <pk> is: referral, booked_referral, offer, capacity, location, patient
     channel: str = "page"  # page, api, public (no login needed), login (any signed-in user)
     global_roles: frozenset = frozenset()  # roles that see every organisation's objects
+    kwarg: str = "pk"  # the URL argument the object goes into
 
 
 EXPECTED: dict[tuple[str, str], Route] = {
@@ -79,6 +88,22 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("referrals:discharge", "POST"): Route("POST", {PROVIDER}, obj="booked_referral"),
     ("referrals:offer_accept", "POST"): Route("POST", {PROVIDER}, obj="offer"),
     ("referrals:offer_decline", "POST"): Route("POST", {PROVIDER}, obj="offer"),
+    # daily bed overviews (counts only): everyone of the region; the "klopt nog" link: its signed
+    # token is the authorisation; escalations show referrals (desk only)
+    ("beds:overview_snapshots", "GET"): Route("GET", EVERYONE),
+    ("beds:overview_snapshot", "GET"): Route("GET", EVERYONE, obj="snapshot", global_roles=SAME_REGION),
+    ("beds:overview_snapshot_csv", "GET"): Route("GET", EVERYONE, obj="snapshot", global_roles=SAME_REGION),
+    ("beds:overview_subscription", "GET"): Route("GET", EVERYONE),
+    ("beds:overview_subscription", "POST"): Route("POST", EVERYONE),
+    ("beds:reminder_confirm", "GET"): Route("GET", channel="public", obj="reminder_token", kwarg="token"),
+    # (its POST works once, so a table walk cannot repeat it: tests/beds/test_stale_reminders.py covers it)
+    ("referrals:escalations", "GET"): Route("GET", {DESK}),
+    # cockpit: the board shows patients (desk only); capacity and KPIs are aggregates (also analysts)
+    ("cockpit:board", "GET"): Route("GET", {DESK}),
+    ("cockpit:capacity", "GET"): Route("GET", {DESK, ANALYST}),
+    ("cockpit:kpis", "GET"): Route("GET", {DESK, ANALYST}),
+    ("cockpit:kpi_export", "GET"): Route("GET", {DESK, ANALYST}),
+    ("cockpit:referral_export", "GET"): Route("GET", {DESK, ANALYST}),
     # privacy (NEN 7513)
     ("audit:privacy", "GET"): Route("GET", {DESK, ADMIN}),
     ("audit:privacy", "POST"): Route("POST", {DESK, ADMIN}),
@@ -101,6 +126,30 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("api-offers", "GET"): Route("GET", SEES_REFERRALS, channel="api"),
     ("api-offer-accept", "POST"): Route("POST", {PROVIDER}, obj="offer", channel="api"),
     ("api-offer-decline", "POST"): Route("POST", {PROVIDER}, obj="offer", channel="api"),
+    ("api-capacity-bulk", "GET"): Route("GET", {PROVIDER}, channel="api"),
+    ("api-capacity-bulk", "PUT"): Route("PUT", {PROVIDER}, channel="api"),
+    # FHIR R4 (interop): capacity resources for every role of the region, referrals as the API
+    ("fhir:metadata", "GET"): Route("GET", channel="public"),
+    ("fhir:codesystem-search", "GET"): Route("GET", channel="public"),
+    ("fhir:codesystem", "GET"): Route("GET", channel="public", obj="code_system"),
+    ("fhir:organization-search", "GET"): Route("GET", EVERYONE, channel="api"),
+    ("fhir:organization", "GET"): Route(
+        "GET", EVERYONE, obj="organisation", channel="api", global_roles=SAME_REGION
+    ),
+    ("fhir:location-search", "GET"): Route("GET", EVERYONE, channel="api"),
+    ("fhir:location", "GET"): Route("GET", EVERYONE, obj="location", channel="api", global_roles=SAME_REGION),
+    ("fhir:healthcareservice-search", "GET"): Route("GET", EVERYONE, channel="api"),
+    ("fhir:healthcareservice", "GET"): Route(
+        "GET", EVERYONE, obj="capacity", channel="api", global_roles=SAME_REGION
+    ),
+    ("fhir:measurereport-search", "GET"): Route("GET", EVERYONE, channel="api"),
+    ("fhir:measurereport", "GET"): Route(
+        "GET", EVERYONE, obj="region_report", channel="api", global_roles=SAME_REGION
+    ),
+    ("fhir:servicerequest-create", "POST"): Route("POST", REFERRERS, channel="api"),
+    ("fhir:servicerequest", "GET"): Route("GET", SEES_REFERRALS, obj="referral", channel="api"),
+    ("fhir:task-search", "GET"): Route("GET", SEES_REFERRALS, channel="api"),
+    ("fhir:task", "GET"): Route("GET", SEES_REFERRALS, obj="referral", channel="api"),
 }
 
 # Django's admin has its own gate (is_staff) and is tested in tests/accounts/test_admin.py.
@@ -168,6 +217,10 @@ def _world() -> World:
         return referral, None
 
     referral, offer = referral_by(users[(GP, "own")], VALID_BSN, offer=True)
+    snapshot, _ = overview_snapshot_create(region_id=region.pk, slot=timezone.now())
+    reminder = StaleCountReminder.objects.create(
+        location=location, user=planner, nonce="matrix", expires_at=timezone.now() + timedelta(hours=1)
+    )
     booked, _ = referral_by(users[(NURSE, "own")], OTHER_BSN, offer=True, accept=True)
     return World(
         users=users,
@@ -178,6 +231,11 @@ def _world() -> World:
             "capacity": capacity.pk,
             "location": location.pk,
             "patient": referral.patient_id,
+            "snapshot": snapshot.pk,
+            "reminder_token": stale_reminder_token(reminder),
+            "organisation": planner.organisation_id,
+            "region_report": f"region-{region.pk}",
+            "code_system": "bed-capacity",
         },
     )
 
@@ -190,7 +248,7 @@ def _object_for(world: World, obj: str, role: str) -> int:
 
 
 def _call(client, route: Route, name: str, pk, *, htmx: bool, token: str | None):
-    url = reverse(name, kwargs={"pk": pk}) if pk is not None else reverse(name)
+    url = reverse(name, kwargs={route.kwarg: pk}) if pk is not None else reverse(name)
     headers = {"HTTP_ACCEPT_LANGUAGE": "en"}
     if htmx:
         headers["HTTP_HX_REQUEST"] = "true"

@@ -1,8 +1,15 @@
+import logging
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+
+def _did_something(result) -> bool:
+    return any(result.values()) if isinstance(result, dict) else bool(result)
 
 
 class Command(BaseCommand):
@@ -18,8 +25,15 @@ class Command(BaseCommand):
         while True:
             for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
                 task = import_string(entry["task"])
-                result = task.apply().get()
-                if result or not loop:  # the loop reports only jobs that did something
+                try:
+                    result = task.apply().get()
+                except Exception:
+                    if not loop:
+                        raise
+                    # One failing job (e.g. SQLite busy) must not stop the others; next round retries.
+                    logger.exception("periodic job %s failed", name)
+                    continue
+                if not loop or _did_something(result):  # the loop reports only jobs that did something
                     self.stdout.write(f"{name}: {result}")
             if not loop:
                 return

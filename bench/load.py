@@ -1,0 +1,250 @@
+"""The load generator: one step (one scenario at one concurrency) with locust as a library.
+
+Run by bench/run.py in its own process, because locust monkey-patches the standard library
+with gevent: `python -m bench.load STEP.json` prints the step's result as JSON on stdout.
+
+Every virtual user sends its next request as soon as the previous one answered (no think time),
+so N users keep N requests in flight: a closed loop that measures the server's capacity at that
+concurrency. Latencies are recorded exactly (not locust's rounded buckets) after a warm-up.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import itertools  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+
+import gevent  # noqa: E402
+from locust import FastHttpUser, constant, events, task  # noqa: E402
+from locust.env import Environment  # noqa: E402
+
+
+class Recorder:
+    def __init__(self):
+        self.on = False
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.failures: dict[str, int] = defaultdict(int)
+        self.samples: list[str] = []
+        self.outcomes: dict[str, int] = defaultdict(int)
+
+    def request(self, request_type, name, response_time, response_length, exception=None, **kwargs):
+        if not self.on:
+            return
+        self.latencies[name].append(response_time)
+        if exception is not None:
+            self.failures[name] += 1
+            if len(self.samples) < 8:
+                self.samples.append(f"{name}: {exception}"[:300])
+
+    def outcome(self, key: str) -> None:
+        if self.on:
+            self.outcomes[key] += 1
+
+
+RECORDER = Recorder()
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * p
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarise(latencies: list[float], failures: int, seconds: float) -> dict:
+    return {
+        "requests": len(latencies),
+        "failures": failures,
+        "rps": round(len(latencies) / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(percentile(latencies, 0.50), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "mean_ms": round(sum(latencies) / len(latencies), 1) if latencies else 0.0,
+        "max_ms": round(max(latencies), 1) if latencies else 0.0,
+    }
+
+
+def _check(response, expected: tuple[int, ...]) -> None:
+    if response.status_code not in expected:
+        response.failure(f"HTTP {response.status_code}: {response.text[:160]!r}")
+    else:
+        response.success()
+
+
+def make_user_class(step: dict):
+    scenario = step["scenario"]
+    data = step["data"]
+    numbers = itertools.count()
+
+    class BenchUser(FastHttpUser):
+        host = step["host"]
+        wait_time = constant(0)
+        network_timeout = 60.0
+        connection_timeout = 60.0
+
+        def on_start(self):
+            self.number = next(numbers)
+            self.rng = random.Random(self.number)  # nosec B311: load pattern, not a secret
+            self.flip = 1
+
+        def session_headers(self, session: dict, **extra) -> dict:
+            cookie = f"sessionid={session['sessionid']}; csrftoken={session['csrftoken']}"
+            return {"Cookie": cookie, **extra}
+
+        def pick_session(self, key: str) -> dict:
+            sessions = data[key]
+            return sessions[self.number % len(sessions)]
+
+        @task
+        def scenario_task(self):
+            getattr(self, f"do_{scenario}")()
+
+        # --- scenarios -----------------------------------------------------------------------
+
+        def do_baseline(self):
+            with self.client.get("/healthz", name="healthz", catch_response=True) as r:
+                _check(r, (200,))
+
+        def _page(self, name: str, url: str, session_key: str):
+            headers = self.session_headers(self.pick_session(session_key))
+            with self.client.get(url, name=name, headers=headers, allow_redirects=False, catch_response=True) as r:
+                _check(r, (200,))
+
+        def do_overview(self):
+            self._page("overview", data["overview_url"], "gp_sessions")
+
+        def do_board(self):
+            self._page("board", data["board_url"], "coordinator_sessions")
+
+        def do_referral_detail(self):
+            referral = self.rng.choice(data["detail_referrals"])
+            self._page("referral detail", f"/referrals/{referral}/", "coordinator_sessions")
+
+        def do_capacity_update(self):
+            target = data["capacity_targets"][self.number % len(data["capacity_targets"])]
+            session = target["session"]
+            delta = "+1" if self.flip > 0 else "-1"
+            self.flip = -self.flip
+            body = {"adjust": f"available:{delta}", "csrfmiddlewaretoken": session["csrftoken"]}
+            headers = self.session_headers(session, **{"HX-Request": "true"})
+            url = f"/beds/capacity/{target['capacity']}/"
+            with self.client.post(url, data=body, headers=headers, name="capacity update", catch_response=True) as r:
+                _check(r, (200,))
+                if r.status_code == 200 and "errorlist" in r.text:
+                    r.failure("refused: " + r.text[:160])
+
+        def do_api_locations(self):
+            token = data["gp_tokens"][self.number % len(data["gp_tokens"])]
+            headers = {"Authorization": f"Token {token}"}
+            with self.client.get(data["api_url"], name="api locations", headers=headers, catch_response=True) as r:
+                _check(r, (200,))
+
+        def do_booking(self):
+            """A coordinator offers the next waiting referral a bed at one of the few locations
+            that have beds left; the provider accepts at once. When there is no free bed left (409)
+            the provider of that location records a discharge (+1 free), which everybody then
+            races for: contention for the last bed all through the step."""
+            pool = data["booking_referrals"]
+            if not pool:
+                gevent.sleep(0.05)
+                return
+            referral = pool.pop()
+            target = self.rng.choice(data["booking_targets"])
+            coordinator = data["booking_coordinator_tokens"][self.number % len(data["booking_coordinator_tokens"])]
+            with self.client.post(
+                f"/api/v1/referrals/{referral}/offers/",
+                json={"capacity": target["capacity"]},
+                headers={"Authorization": f"Token {coordinator}"},
+                name="offer",
+                catch_response=True,
+            ) as r:
+                if r.status_code == 201:
+                    r.success()
+                    offer = r.json()["id"]
+                elif r.status_code == 409 and '"no_free_bed"' in r.text:
+                    r.success()
+                    offer = None
+                else:
+                    r.failure(f"HTTP {r.status_code}: {r.text[:160]!r}")
+                    return
+            if offer is None:
+                RECORDER.outcome("no_free_bed")
+                pool.insert(0, referral)
+                session = target["session"]
+                body = {"adjust": "available:+1", "csrfmiddlewaretoken": session["csrftoken"]}
+                headers = self.session_headers(session, **{"HX-Request": "true"})
+                with self.client.post(
+                    f"/beds/capacity/{target['capacity']}/",
+                    data=body,
+                    headers=headers,
+                    name="free a bed",
+                    catch_response=True,
+                ) as r:
+                    _check(r, (200,))
+                    if r.status_code == 200 and "errorlist" in r.text:
+                        r.failure("refused: " + r.text[:160])
+                    elif r.status_code == 200:
+                        RECORDER.outcome("freed")
+                return
+            RECORDER.outcome("offered")
+            with self.client.post(
+                f"/api/v1/offers/{offer}/accept/",
+                json={},
+                headers={"Authorization": f"Token {target['provider_token']}"},
+                name="accept",
+                catch_response=True,
+            ) as r:
+                _check(r, (200,))
+                if r.status_code == 200:
+                    RECORDER.outcome("accepted")
+
+    return BenchUser
+
+
+def run_step(step: dict) -> dict:
+    user_class = make_user_class(step)
+    env = Environment(user_classes=[user_class], events=events)
+    events.request.add_listener(RECORDER.request)
+    runner = env.create_local_runner()
+    users = step["users"]
+    runner.start(users, spawn_rate=max(users, 1) * 10)
+    gevent.sleep(step["warmup"])
+    RECORDER.on = True
+    started = time.monotonic()
+    gevent.sleep(step["duration"])
+    RECORDER.on = False
+    seconds = time.monotonic() - started
+    runner.quit()
+    everything = [value for values in RECORDER.latencies.values() for value in values]
+    result = {
+        "scenario": step["scenario"],
+        "users": users,
+        "seconds": round(seconds, 2),
+        **summarise(everything, sum(RECORDER.failures.values()), seconds),
+        "by_request": {
+            name: summarise(values, RECORDER.failures[name], seconds) for name, values in RECORDER.latencies.items()
+        },
+        "error_samples": RECORDER.samples,
+    }
+    if RECORDER.outcomes:
+        result["outcomes"] = dict(RECORDER.outcomes)
+    return result
+
+
+def main() -> None:
+    with open(sys.argv[1], encoding="utf-8") as handle:
+        step = json.load(handle)
+    print(json.dumps(run_step(step)))
+
+
+if __name__ == "__main__":
+    main()
