@@ -73,9 +73,18 @@ security: $(STAMP)
 		echo "pip-audit: PyPI's vulnerability data (pypi.org/pypi/NAME/VERSION/json) is not reachable from here; not audited." >&2; \
 	fi
 
-bench:
-	@echo "make bench: not yet implemented." >&2
-	@exit 1
+# The benchmark at national scale (bench/run.py): PostgreSQL and Redis of this machine, or
+# DATABASE_URL / REDIS_URL; it drops and recreates <db>_bench_full and <db>_bench_small.
+# Extra arguments: `make bench BENCH_ARGS="--duration 5 --skip-small"` (see python -m bench.run --help).
+BENCH_STAMP := $(VENV)/.installed-bench
+BENCH_ARGS  ?=
+
+$(BENCH_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	@touch $@
+
+bench: $(STAMP) $(BENCH_STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf staticfiles test-artifacts .pytest_cache

@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
@@ -23,15 +24,16 @@ logger = logging.getLogger(__name__)
 
 # Longer than a send task may run (time_limit), so a live claim never runs out under a worker.
 CLAIM_LEASE = timedelta(minutes=10)
-# Retries back off exponentially up to 10 minutes, far below the broker's visibility timeout
-# (settings.CELERY_BROKER_TRANSPORT_OPTIONS, 1 hour), so a waiting retry is never redelivered.
+# Retries back off exponentially (with jitter) up to 10 minutes, far below the broker's
+# visibility timeout (settings.CELERY_BROKER_TRANSPORT_OPTIONS, 1 hour), so a retry waiting in a
+# worker is never redelivered to another one. (Celery's retry_backoff options apply only to
+# autoretry_for, so the countdown is computed in _send.)
+RETRY_BACKOFF_SECONDS = 10
+RETRY_BACKOFF_MAX = 600
 SEND_OPTIONS = {
     "bind": True,
     "acks_late": True,
     "max_retries": 8,
-    "retry_backoff": True,
-    "retry_backoff_max": 600,
-    "retry_jitter": True,
     "time_limit": 60,
     "soft_time_limit": 50,
 }
@@ -51,7 +53,10 @@ def _send(task, model, pk: int, message: EmailMultiAlternatives) -> None:
         message.send()
     except Exception as error:  # SMTP trouble: give the claim back and try again later
         model.objects.filter(pk=pk).update(claimed_at=None)
-        raise task.retry(exc=error) from error
+        countdown = get_exponential_backoff_interval(
+            factor=RETRY_BACKOFF_SECONDS, retries=task.request.retries, maximum=RETRY_BACKOFF_MAX, full_jitter=True
+        )
+        raise task.retry(exc=error, countdown=countdown) from error
     model.objects.filter(pk=pk).update(sent_at=timezone.now())
 
 

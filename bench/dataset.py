@@ -258,9 +258,7 @@ class Generator:
         w = self.w
         self.t_region = w.table("regions", Region, ("id", "code", "name"))
         self.t_region_products = w.table("region products", Region.products.through, ("region_id", "product_id"))
-        self.t_neighbours = w.table(
-            "region neighbours", Region.neighbours.through, ("from_region_id", "to_region_id")
-        )
+        self.t_neighbours = w.table("region neighbours", Region.neighbours.through, ("from_region_id", "to_region_id"))
         self.t_org = w.table(
             "organisations", Organisation, ("id", "region_id", "kind", "name", "agb_code", "email", "phone")
         )
@@ -447,7 +445,7 @@ class Generator:
             True,
         )
         if role != Role.ANALYST:
-            self.t_device.add(user_id, "authenticator", True, "%040x" % rng.getrandbits(160), joined, None)
+            self.t_device.add(user_id, "authenticator", True, f"{rng.getrandbits(160):040x}", joined, None)
         rd.users[user_id] = (username, role, org_id)
         return user_id
 
@@ -633,9 +631,7 @@ class Generator:
                     planner = rng.choice(rd.planners[capacity["org_id"]])
                     outcome = rng.random()
                     if outcome < 0.18 and attempt < 2:
-                        offer.update(
-                            state="declined", answered_at=answer, answered_by=planner, decline_reason="no_bed"
-                        )
+                        offer.update(state="declined", answered_at=answer, answered_by=planner, decline_reason="no_bed")
                         step(State.OFFERED, State.SEARCHING, planner, answer, "Geen bed meer")
                         t = answer
                     elif outcome < 0.22 and attempt < 2:
@@ -908,9 +904,7 @@ def _add_foreign_keys(keys: list[tuple[str, str, str]]) -> None:
 
 def check_consistency() -> dict:
     """The rules the data must obey, as counts of violations (all 0 when consistent)."""
-    open_held = (
-        Offer.objects.filter(state="open").values("capacity_id").annotate(n=models.Count("id")).order_by()
-    )
+    open_held = Offer.objects.filter(state="open").values("capacity_id").annotate(n=models.Count("id")).order_by()
     held_by_capacity = defaultdict(int, {row["capacity_id"]: row["n"] for row in open_held})
     wrong_held = sum(1 for c in Capacity.objects.only("id", "held") if c.held != held_by_capacity[c.id])
     return {

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import django
 
@@ -90,10 +90,7 @@ def _searching_referrals(region: Region, *, count: int, product: Product, tag: s
     ) or ["6411 AB"]
     with transaction.atomic():
         patients = Patient.objects.bulk_create(
-            [
-                Patient(name=f"Bench {tag} {n}", sex="F", postcode=postcodes[n % len(postcodes)])
-                for n in range(count)
-            ]
+            [Patient(name=f"Bench {tag} {n}", sex="F", postcode=postcodes[n % len(postcodes)]) for n in range(count)]
         )
         created = now - timedelta(minutes=40)
         referrals = Referral.objects.bulk_create(
@@ -202,7 +199,9 @@ def cmd_booking_setup(args) -> dict:
             capacity.total = capacity.available + 5000  # room for the discharges recorded during the step
             capacity.save(update_fields=["available", "total"])
     for capacity in _booking_capacities(region):
-        planner = User.objects.filter(organisation_id=capacity.location.organisation_id, role=Role.PROVIDER_STAFF).first()
+        planner = User.objects.filter(
+            organisation_id=capacity.location.organisation_id, role=Role.PROVIDER_STAFF
+        ).first()
         targets.append(
             {
                 "capacity": capacity.pk,
@@ -227,7 +226,7 @@ def cmd_booking_check(args) -> dict:
     with open(args.setup, encoding="utf-8") as handle:
         setup = json.load(handle)
     referral_ids = setup["booking_referrals"]
-    started = timezone.datetime.fromisoformat(setup["started_at"])
+    started = datetime.fromisoformat(setup["started_at"])
     rows = []
     overbooked = 0
     inconsistent = 0

@@ -14,6 +14,7 @@ monkey.patch_all()
 
 import itertools  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import random  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -42,8 +43,7 @@ class Recorder:
                 self.samples.append(f"{name}: {exception}"[:300])
 
     def outcome(self, key: str) -> None:
-        if self.on:
-            self.outcomes[key] += 1
+        self.outcomes[key] += 1  # the whole step, warm-up included: compared with the database
 
 
 RECORDER = Recorder()
@@ -210,6 +210,60 @@ def make_user_class(step: dict):
     return BenchUser
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _database_backends(database: str) -> list[int]:
+    """PostgreSQL backends serving the benchmark's database (their title names it)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    title = handle.read().decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("postgres:") and f" {database} " in title:
+                pids.append(int(entry))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent by the app server's workers, the database backends and this load
+    generator during the measured window: a cost per request that a busy machine does not distort
+    the way it distorts latencies."""
+
+    def __init__(self, app_pids: list[int], database: str | None):
+        self.app_pids, self.database = app_pids, database
+
+    def _read(self) -> dict:
+        backends = _database_backends(self.database) if self.database else []
+        return {
+            "app": {pid: _cpu_seconds(pid) for pid in self.app_pids},
+            "db": {pid: _cpu_seconds(pid) for pid in backends},
+            "load": time.process_time(),
+        }
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def stop(self) -> dict:
+        after = self._read()
+        app = sum(after["app"][pid] - self.before["app"].get(pid, 0.0) for pid in after["app"])
+        db = sum(after["db"][pid] - self.before["db"].get(pid, 0.0) for pid in after["db"])
+        return {"app": app, "db": db, "load": after["load"] - self.before["load"]}
+
+
 def run_step(step: dict) -> dict:
     user_class = make_user_class(step)
     env = Environment(user_classes=[user_class], events=events)
@@ -217,12 +271,15 @@ def run_step(step: dict) -> dict:
     runner = env.create_local_runner()
     users = step["users"]
     runner.start(users, spawn_rate=max(users, 1) * 10)
+    meter = CpuMeter(step.get("app_pids", []), step.get("database"))
     gevent.sleep(step["warmup"])
     RECORDER.on = True
+    meter.start()
     started = time.monotonic()
     gevent.sleep(step["duration"])
     RECORDER.on = False
     seconds = time.monotonic() - started
+    cpu = meter.stop()
     runner.quit()
     everything = [value for values in RECORDER.latencies.values() for value in values]
     result = {
@@ -234,6 +291,12 @@ def run_step(step: dict) -> dict:
             name: summarise(values, RECORDER.failures[name], seconds) for name, values in RECORDER.latencies.items()
         },
         "error_samples": RECORDER.samples,
+    }
+    requests = max(result["requests"], 1)
+    result["cpu_ms_per_request"] = {
+        "app": round(cpu["app"] * 1000 / requests, 2),
+        "db": round(cpu["db"] * 1000 / requests, 2),
+        "load_generator": round(cpu["load"] * 1000 / requests, 2),
     }
     if RECORDER.outcomes:
         result["outcomes"] = dict(RECORDER.outcomes)

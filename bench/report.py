@@ -24,6 +24,11 @@ BUDGET = {
 }
 
 
+def _server_cpu(step: dict | None) -> float | None:
+    cpu = (step or {}).get("cpu_ms_per_request")
+    return cpu["app"] + cpu["db"] if cpu else None
+
+
 def _steps(results: dict, dataset: str) -> dict[tuple[str, int], dict]:
     return {(s["scenario"], s["users"]): s for s in results["datasets"].get(dataset, {}).get("steps", [])}
 
@@ -32,10 +37,14 @@ def analyse(results: dict) -> dict:
     """Adds `ratio_to_baseline` to every step, the scaling check and the budget verdicts."""
     for dataset in results["datasets"].values():
         steps = dataset.get("steps", [])
-        baseline = {s["users"]: s["rps"] for s in steps if s["scenario"] == "baseline"}
+        baseline = {s["users"]: s for s in steps if s["scenario"] == "baseline"}
         for step in steps:
             base = baseline.get(step["users"])
-            step["ratio_to_baseline"] = round(step["rps"] / base, 3) if base else None
+            step["ratio_to_baseline"] = round(step["rps"] / base["rps"], 3) if base and base["rps"] else None
+            # The same ratio from CPU cost per request (server + database), which other work on a
+            # shared machine does not distort: what the throughput ratio would be on an idle one.
+            cost, base_cost = _server_cpu(step), _server_cpu(base) if base else None
+            step["cost_ratio_to_baseline"] = round(base_cost / cost, 3) if cost and base_cost else None
             step["queries_per_request"] = dataset.get("queries", {}).get(step["scenario"], {}).get("queries")
     full, small = _steps(results, "full"), _steps(results, "small")
     scaling = {}
@@ -74,7 +83,12 @@ def budgets(results: dict) -> list[dict]:
     for (scenario, users), step in sorted(full.items()):
         if scenario == "booking":
             booking = step.get("booking_check", {})
-            check(f"booking at {users} users: overbookings", booking.get("overbookings"), 0, booking.get("overbookings") == 0)
+            check(
+                f"booking at {users} users: overbookings",
+                booking.get("overbookings"),
+                0,
+                booking.get("overbookings") == 0,
+            )
             consistent = (
                 booking.get("counts_inconsistent") == 0
                 and booking.get("all_counts_within_bounds")
@@ -115,16 +129,20 @@ def markdown(results: dict) -> str:
             f"{rows.get('referrals')} referrals, {rows.get('referral events')} events, {rows.get('offers')} offers, "
             f"{rows.get('stays')} stays; generated in {info.get('seconds')} s)",
             "",
-            "| scenario | users | p50 ms | p95 ms | p99 ms | req/s | errors | SQL/request | × baseline |",
-            "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+            "| scenario | users | p50 ms | p95 ms | p99 ms | req/s | errors | SQL/request | × baseline "
+            "| CPU ms/request (app + db) | × baseline by CPU |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
         for step in dataset.get("steps", []):
             ratio = step.get("ratio_to_baseline")
             queries = step.get("queries_per_request")
+            cpu = step.get("cpu_ms_per_request")
+            cost = f"{cpu['app']} + {cpu['db']}" if cpu else "—"
+            cost_ratio = step.get("cost_ratio_to_baseline")
             lines.append(
                 f"| {step['scenario']} | {step['users']} | {step['p50_ms']} | {step['p95_ms']} | {step['p99_ms']} | "
                 f"{step['rps']} | {step['failures']} | {queries if queries is not None else '—'} | "
-                f"{ratio if ratio is not None else '—'} |"
+                f"{ratio if ratio is not None else '—'} | {cost} | {cost_ratio if cost_ratio is not None else '—'} |"
             )
         lines.append("")
         bookings = [s for s in dataset.get("steps", []) if s["scenario"] == "booking"]
@@ -164,7 +182,9 @@ def markdown(results: dict) -> str:
         lines.append("")
     lines += ["## Budgets", "", "| check | value | limit | |", "|---|--:|--:|---|"]
     for check in results.get("budgets", []):
-        lines.append(f"| {check['check']} | {check['value']} | {check['limit']} | {'ok' if check['ok'] else 'MISSED'} |")
+        lines.append(
+            f"| {check['check']} | {check['value']} | {check['limit']} | {'ok' if check['ok'] else 'MISSED'} |"
+        )
     lines.append("")
     return "\n".join(lines)
 

@@ -44,10 +44,9 @@ def database_urls(base: str) -> dict[str, str]:
     if not parts.scheme.startswith("postgres"):
         raise SystemExit("make bench needs PostgreSQL: set DATABASE_URL=postgres://… (or leave it unset).")
     name = parts.path.lstrip("/") or "elvdesk"
-    return {
-        kind: urlunsplit(parts._replace(path=f"/{name}_bench_{kind}"))
-        for kind in ("full", "small")
-    } | {"maintenance": urlunsplit(parts._replace(path="/postgres"))}
+    return {kind: urlunsplit(parts._replace(path=f"/{name}_bench_{kind}")) for kind in ("full", "small")} | {
+        "maintenance": urlunsplit(parts._replace(path="/postgres"))
+    }
 
 
 def server_env(database_url: str, redis_url: str, secret_key: str) -> dict:
@@ -126,7 +125,9 @@ def machine_info(database_url: str, redis_url: str) -> dict:
             if line.startswith("model name"):
                 cpu_model = line.split(":", 1)[1].strip()
                 break
-        memory_kib = int(next(line for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line).split()[1])
+        memory_kib = int(
+            next(line for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line).split()[1]
+        )
     except (OSError, StopIteration, ValueError):
         memory_kib = 0
     with psycopg.connect(database_url, autocommit=True) as connection:
@@ -146,8 +147,19 @@ def machine_info(database_url: str, redis_url: str) -> dict:
     }
 
 
-def load_step(*, scenario: str, users: int, url: str, data: dict, warmup: float, duration: float) -> dict:
-    step = {"scenario": scenario, "users": users, "host": url, "data": data, "warmup": warmup, "duration": duration}
+def load_step(
+    *, scenario: str, users: int, server: Server, database: str, data: dict, warmup: float, duration: float
+) -> dict:
+    step = {
+        "scenario": scenario,
+        "users": users,
+        "host": server.url,
+        "data": data,
+        "warmup": warmup,
+        "duration": duration,
+        "app_pids": server.worker_pids(),
+        "database": database,
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, prefix="bench-step-") as handle:
         json.dump(step, handle)
     try:
@@ -171,7 +183,10 @@ def bench_dataset(
             result["queries"] = fixtures(["queries", "--fixture", handle.name], env)
         finally:
             os.unlink(handle.name)
-        log(f"{name}: SQL queries per request: " + ", ".join(f"{k} {v['queries']}" for k, v in result["queries"].items()))
+        log(
+            f"{name}: SQL queries per request: "
+            + ", ".join(f"{k} {v['queries']}" for k, v in result["queries"].items())
+        )
         for count in users:
             for scenario in args.scenarios:
                 data = fixture
@@ -181,7 +196,13 @@ def bench_dataset(
                     setup = fixtures(["booking-setup", "--referrals", str(referrals), "--tag", f"{name}-{count}"], env)
                     data = {**fixture, **setup}
                 step = load_step(
-                    scenario=scenario, users=count, url=server.url, data=data, warmup=warmup, duration=duration
+                    scenario=scenario,
+                    users=count,
+                    server=server,
+                    database=urlsplit(env["DATABASE_URL"]).path.lstrip("/"),
+                    data=data,
+                    warmup=warmup,
+                    duration=duration,
                 )
                 if setup is not None:
                     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, prefix="bench-booking-") as fh:
@@ -194,9 +215,11 @@ def bench_dataset(
                 extra = ""
                 if "booking_check" in step:
                     extra = f", overbookings {step['booking_check']['overbookings']}"
+                cpu = step["cpu_ms_per_request"]
                 log(
                     f"{name}: {scenario:16s} {count:2d} users: p50 {step['p50_ms']} ms, p95 {step['p95_ms']} ms, "
-                    f"{step['rps']} req/s, {step['failures']} errors{extra}"
+                    f"{step['rps']} req/s, {step['failures']} errors, CPU/request app {cpu['app']} ms "
+                    f"db {cpu['db']} ms{extra}"
                 )
     return result
 
@@ -228,7 +251,10 @@ def main(argv=None) -> int:
     envs = {kind: server_env(urls[kind], redis_url, secret_key) for kind in kinds}
 
     machine = machine_info(urls["maintenance"], redis_url)
-    log(f"machine: {machine['cpu_model']}, {machine['nproc']} cores, {machine['memory_gib']} GiB, {machine['postgresql']}")
+    log(
+        f"machine: {machine['cpu_model']}, {machine['nproc']} cores, {machine['memory_gib']} GiB, "
+        f"{machine['postgresql']}"
+    )
     static_seconds = collectstatic_if_needed(envs["full"])
 
     datasets: dict[str, dict] = {kind: {} for kind in kinds}
@@ -248,9 +274,14 @@ def main(argv=None) -> int:
             if bad:
                 raise SystemExit(f"the generated data set is inconsistent: {bad}")
             datasets[kind]["dataset"] = summary
-            log(f"{kind}: {summary['rows']['referrals']} referrals, {summary['rows']['locations']} locations in {summary['seconds']} s")
+            log(
+                f"{kind}: {summary['rows']['referrals']} referrals, {summary['rows']['locations']} locations "
+                f"in {summary['seconds']} s"
+            )
 
-    locust_version = run_json([PYTHON, "-c", "import json, locust; print(json.dumps(locust.__version__))"], os.environ.copy())
+    locust_version = run_json(
+        [PYTHON, "-c", "import json, locust; print(json.dumps(locust.__version__))"], os.environ.copy()
+    )
     for index, kind in enumerate(kinds):
         users = [int(u) for u in (args.users if kind == "full" else args.small_users).split(",") if u]
         duration = args.duration if kind == "full" else args.small_duration

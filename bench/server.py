@@ -55,6 +55,16 @@ class Server:
         self.stop()
         raise RuntimeError(f"gunicorn did not answer on {self.url}/healthz within {timeout:.0f} s")
 
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers (children of the master process)."""
+        if self.process is None:
+            return []
+        pids = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            pids += [int(pid) for pid in children]
+        return pids
+
     def stop(self) -> None:
         if self.process is None:
             return

@@ -3,10 +3,11 @@ ETag, PUT the counts of one or many locations at once with If-Match. Errors have
 error shape (elvdesk/api_errors.py)."""
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,11 +19,10 @@ from interop.authentication import ApiKeyAuthentication, ChallengeAllSchemes
 from interop.models import ApiKey
 from interop.selectors import organisation_capacity_locations
 
-# Fields of the GET representation a client may send back unchanged; they are ignored.
-READ_ONLY_FIELDS = {"held", "free", "confirmed_at", "stale", "name"}
 MAX_LOCATIONS = 500
 MAX_COUNT = 10_000  # beds of one product at one location; keeps absurd numbers out of the database
 MAX_ID = 2**63 - 1
+PRODUCT_CODE = r"^[-a-zA-Z0-9_]+$"
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -64,8 +64,29 @@ class LocationCapacitiesOutput(serializers.Serializer):
     capacities = CapacityItemOutput(many=True, source="capacities.all")
 
 
-class CapacityItemInput(serializers.Serializer):
-    product = serializers.CharField(max_length=30)
+@extend_schema_field({"type": "string", "pattern": PRODUCT_CODE, "maxLength": 30})
+class ProductCodeField(serializers.RegexField):
+    def __init__(self, **kwargs):
+        super().__init__(PRODUCT_CODE, max_length=30, **kwargs)
+
+
+class StrictInput(serializers.Serializer):
+    """Refuses keys it does not declare (a typo, or `held`, which changes only through offers);
+    the OpenAPI schema says additionalProperties: false (elvdesk/api_schema.py)."""
+
+    rejects_unknown_fields = True
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                message = _("Unknown field; held beds change only through offers.")
+                raise ValidationError({name: [message] for name in sorted(unknown)})
+        return super().to_internal_value(data)
+
+
+class CapacityItemInput(StrictInput):
+    product = ProductCodeField(help_text="Product code, e.g. elv_hoog.")
     total = serializers.IntegerField(min_value=0, max_value=MAX_COUNT)
     available = serializers.IntegerField(min_value=0, max_value=MAX_COUNT)
     expected_24h = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
@@ -77,16 +98,8 @@ class CapacityItemInput(serializers.Serializer):
         help_text="Optional: refuse this item (412) unless it still has this version.",
     )
 
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields) - READ_ONLY_FIELDS
-            if unknown:
-                message = _("Unknown field; held beds change only through offers.")
-                raise ValidationError({name: [message] for name in sorted(unknown)})
-        return super().to_internal_value(data)
 
-
-class LocationItemInput(serializers.Serializer):
+class LocationItemInput(StrictInput):
     id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     capacities = serializers.ListField(child=CapacityItemInput(), min_length=1)
 
@@ -103,8 +116,9 @@ class CapacityBulkApi(ChallengeAllSchemes, APIView):
 
     authentication_classes = [TokenAuthentication, ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
+    parser_classes = [JSONParser]  # nested lists: JSON only
 
-    class Input(serializers.Serializer):
+    class Input(StrictInput):
         locations = serializers.ListField(child=LocationItemInput(), min_length=1, max_length=MAX_LOCATIONS)
 
     class Output(serializers.Serializer):
@@ -149,29 +163,21 @@ class CapacityBulkApi(ChallengeAllSchemes, APIView):
         serializer = self.Input(data=data)
         if not serializer.is_valid():
             raise ValidationError(_flatten(serializer.errors))
-        errors: dict[str, list[str]] = {}
         targets = []
-        seen_locations = set()
         for i, location in enumerate(serializer.validated_data["locations"]):
-            if location["id"] in seen_locations:
-                errors[f"locations[{i}].id"] = [_("This location is listed twice.")]
-            seen_locations.add(location["id"])
-            seen_products = set()
             for j, values in enumerate(location["capacities"]):
-                path = f"locations[{i}].capacities[{j}]"
                 values = dict(values)
                 product = values.pop("product")
-                if product in seen_products:
-                    errors[f"{path}.product"] = [_("This product is listed twice for the location.")]
-                seen_products.add(product)
                 version = values.pop("version", None)
                 targets.append(
                     services.CapacityTarget(
-                        location_id=location["id"], product=product, counts=values, version=version, field=path
+                        location_id=location["id"],
+                        product=product,
+                        counts=values,
+                        version=version,
+                        field=f"locations[{i}].capacities[{j}]",
                     )
                 )
-        if errors:
-            raise ValidationError(errors)
         return targets
 
     @extend_schema(

@@ -185,6 +185,13 @@ def capacity_bulk_update(
             raise CountNotFound(missing)
         pairs = [(target, by_key[(target.location_id, target.product)]) for target in targets]
         errors: dict[str, list[str]] = {}
+        seen = set()
+        for target in targets:
+            if (target.location_id, target.product) in seen:
+                errors[f"{target.field}.product"] = [_("This product is listed twice for the location.")]
+            seen.add((target.location_id, target.product))
+        if errors:
+            raise ValidationError(errors)
 
         pending = [(target, capacity) for target, capacity in pairs if _differs(target, capacity)]
         scope_etag = capacities_etag(in_scope)

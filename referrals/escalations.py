@@ -59,7 +59,8 @@ def neighbour_free_beds(*, region: Region, product_id: int, now: datetime | None
     now = now or timezone.now()
     capacities = (
         Capacity.objects.filter(
-            location__organisation__region__in=region.neighbours.all(),
+            # Only neighbours that share their counts with neighbouring regions.
+            location__organisation__region__in=region.neighbours.filter(share_capacity_with_neighbours=True),
             location__is_active=True,
             product_id=product_id,
             available__gt=F("held"),

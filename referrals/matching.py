@@ -36,9 +36,6 @@ def match_locations(*, referral: Referral, limit: int = 20) -> list[Suggestion]:
     required = list(referral.care_needs.all())
     origin = PostcodeArea.objects.filter(pc4=referral.patient.postcode[:4]).first()
     filters = OverviewFilters(product=referral.product, features=required, origin=origin, only_free=True)
-    laag_and_hoog = Exists(Capacity.objects.filter(location=OuterRef("pk"), product__code="elv_laag")) & Exists(
-        Capacity.objects.filter(location=OuterRef("pk"), product__code="elv_hoog")
-    )
     declined = Offer.objects.filter(referral=referral, location=OuterRef("pk"), state=OfferState.DECLINED).exclude(
         decline_reason=DeclineReason.NO_BED
     )
@@ -47,10 +44,13 @@ def match_locations(*, referral: Referral, limit: int = 20) -> list[Suggestion]:
     )
     locations = (
         location_list(regions=[referral.region], filters=filters)
-        .annotate(offers_laag_and_hoog=laag_and_hoog, insurer_contracted=Exists(contracted))
+        .annotate(insurer_contracted=Exists(contracted))
         .exclude(Exists(declined))
     )
     candidates = mark_staleness(list(locations[:200]), stale_after_hours=referral.region.stale_after_hours)
+    both = _offering_laag_and_hoog([location.pk for location in candidates])
+    for location in candidates:
+        location.offers_laag_and_hoog = location.pk in both
     suggestions = []
     for location in candidates:
         if not _admission_possible(location, referral, now):
@@ -66,6 +66,16 @@ def match_locations(*, referral: Referral, limit: int = 20) -> list[Suggestion]:
         )
     )
     return suggestions[:limit]
+
+
+def _offering_laag_and_hoog(location_ids: list[int]) -> set[int]:
+    """The candidates that offer both ELV laag and hoog, in one query over those locations only
+    (as EXISTS subqueries PostgreSQL hashed every laag and hoog bed count in the country)."""
+    pairs = Capacity.objects.filter(location_id__in=location_ids, product__code__in=("elv_laag", "elv_hoog"))
+    products: dict[int, set[str]] = {}
+    for location_id, code in pairs.values_list("location_id", "product__code"):
+        products.setdefault(location_id, set()).add(code)
+    return {location_id for location_id, codes in products.items() if len(codes) == 2}
 
 
 def _explain(location: Location, capacity: Capacity, referral: Referral, required: list, now) -> Suggestion:

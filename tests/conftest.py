@@ -126,9 +126,9 @@ def new_page(browser, live_server):
     contexts = []
 
     def _new_page(locale: str = "nl-NL", **context_options):
-        context = browser.new_context(
-            base_url=live_server.url, locale=locale, viewport={"width": 1280, "height": 900}, **context_options
-        )
+        # A phone-sized page passes its own viewport (with is_mobile, has_touch).
+        context_options.setdefault("viewport", {"width": 1280, "height": 900})
+        context = browser.new_context(base_url=live_server.url, locale=locale, **context_options)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()

@@ -123,7 +123,9 @@ def fuzz_region(db) -> FuzzRegion:
     admitted = offer_for(submit(nurse, BSNS[3]))
     services.offer_accept(offer=admitted, by=planner)
     services.stay_admit(
-        referral=Referral.objects.get(pk=admitted.referral_id), by=planner, admitted_at=timezone.now() - timedelta(hours=1)
+        referral=Referral.objects.get(pk=admitted.referral_id),
+        by=planner,
+        admitted_at=timezone.now() - timedelta(hours=1),
     )
 
     return FuzzRegion(

@@ -39,7 +39,7 @@ from accounts.models import User
 from elvdesk.wsgi import application
 from tests.api.conftest import API_ROLES
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 20
 API_PATHS = r"^/api/v1/"
 
 # Fields whose validity JSON Schema cannot express, per operation: codes that live in the database,
@@ -88,6 +88,8 @@ CONFIG = schemathesis.Config.from_dict(
     }
 )
 
+pytestmark = pytest.mark.fuzz
+
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application, config=CONFIG).include(path_regex=API_PATHS)
 
 # Primary keys of the rows the running test seeded, by the first path segment after /api/v1/.
@@ -113,6 +115,13 @@ def before_generate_body(context, strategy):
         lambda pair: {**pair[0], "capacity": pair[1]} if isinstance(pair[0], dict) else pair[0]
     )
     return st.one_of(strategy, existing)
+
+
+@schema.hook
+def filter_case(context, case):
+    """A form or multipart body can only carry an object; anything else (a bare `true`) reaches
+    Django as an empty form, and an input whose fields are all optional rightly accepts that."""
+    return case.body is NOT_SET or isinstance(case.body, dict) or case.media_type == "application/json"
 
 
 @schema.hook
@@ -163,27 +172,43 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("role", admitted_roles(operation))
 
 
+SCHEMA_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def probe(operation, token: str):
+    """One call with an empty body for an object that does not exist, checked against the schema.
+    A role the operation refuses gets 403 (roles are checked before any input is read); a role it
+    admits gets 400 or 404."""
+    case = operation.Case(
+        path_parameters={"id": 0} if "{id}" in operation.path else {},
+        body={} if operation.body else NOT_SET,
+        media_type="application/json" if operation.body else None,
+    )
+    return case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=SCHEMA_CHECKS)
+
+
+@pytest.fixture
+def admitted_role(request, role, fuzz_region):
+    """A view may refuse a role inside the method (POST /referrals/ is for referrers only): then
+    every generated request would only get the same 403 again, so the run stops at the probe."""
+    operation = ApiOperationMark.get(request.node.obj)
+    if probe(operation, fuzz_region.tokens[role]).status_code == 403:
+        pytest.skip(f"{operation.label} refuses {role}: its 403 matches the schema")
+    return role
+
+
 @schema.parametrize()
 # The role and the seeded region are shared by all examples of one test on purpose.
 @settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_api_operation_holds_to_its_schema(case, role, fuzz_region, existing_ids):
-    case.call_and_validate(headers={"Authorization": f"Token {fuzz_region.tokens[role]}"})
+def test_api_operation_holds_to_its_schema(case, admitted_role, fuzz_region, existing_ids):
+    case.call_and_validate(headers={"Authorization": f"Token {fuzz_region.tokens[admitted_role]}"})
 
 
 def test_roles_an_operation_refuses_get_a_documented_403(fuzz_region):
     refused = [
         (operation, role) for operation in operations() for role in API_ROLES if role not in admitted_roles(operation)
     ]
-    assert refused, "every role may use every operation? Then the matrix above is wrong."
+    assert refused, "every role may use every operation? Then admitted_roles() is wrong."
     for operation, role in refused:
-        path_parameters = {"id": fuzz_region.ids["referrals"][0]} if "{id}" in operation.path else {}
-        case = operation.Case(
-            path_parameters=path_parameters,
-            body={} if operation.body else NOT_SET,
-            media_type="application/json" if operation.body else None,
-        )
-        response = case.call_and_validate(
-            headers={"Authorization": f"Token {fuzz_region.tokens[role]}"},
-            checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
-        )
+        response = probe(operation, fuzz_region.tokens[role])
         assert response.status_code == 403, f"{operation.label} as {role}: {response.status_code}"

@@ -11,6 +11,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.core.management import call_command
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
@@ -386,3 +387,33 @@ def test_the_subscription_page_refuses_other_methods_and_anonymous_users(make_cl
     assert make_client(gp).put(SUBSCRIPTION).status_code == 405
     assert make_client().post(SUBSCRIPTION, {"subscribed": "on"}).status_code == 302
     assert not OverviewSubscription.objects.exists()
+
+
+def test_a_passing_smtp_failure_is_retried_with_backoff_and_mailed_once(
+    region, beds, subscriber, eager_celery, monkeypatch
+):
+    run_job_at(MORNING_SLOT)
+    delivery = OverviewDelivery.objects.get()
+    original = EmailMultiAlternatives.send
+    attempts = []
+
+    def flaky(self, fail_silently=False):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("smtp hiccup")
+        return original(self, fail_silently)
+
+    countdowns = []
+    real_retry = send_overview_email.retry
+
+    def recording_retry(*args, **kwargs):
+        countdowns.append(kwargs.get("countdown"))
+        return real_retry(*args, **kwargs)
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", flaky)
+    monkeypatch.setattr(send_overview_email, "retry", recording_retry)
+    send_overview_email.apply(args=[delivery.pk], throw=False)  # eager: the retry runs inside
+    assert len(mail.outbox) == 1 and len(attempts) == 2
+    assert countdowns and 0 <= countdowns[0] <= 600
+    delivery.refresh_from_db()
+    assert delivery.sent_at is not None

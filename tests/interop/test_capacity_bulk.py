@@ -178,14 +178,13 @@ def test_one_bad_item_writes_nothing_and_names_the_item(world):
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        (
-            lambda b: b["locations"][0]["capacities"][0].update(held=0, colour="red"),
-            "locations[0].capacities[0].colour",
-        ),
+        (lambda b: b["locations"][0]["capacities"][0].update(colour="red"), "locations[0].capacities[0].colour"),
+        (lambda b: b["locations"][0]["capacities"][0].update(held=0), "locations[0].capacities[0].held"),
+        (lambda b: b["locations"][0].update(name="De Schacht"), "locations[0].name"),
         (lambda b: b["locations"][0]["capacities"][0].update(total=-1), "locations[0].capacities[0].total"),
         (lambda b: b["locations"][0]["capacities"][0].pop("available"), "locations[0].capacities[0].available"),
         (lambda b: b["locations"][0]["capacities"][1].update(product="elv_laag"), "locations[0].capacities[1].product"),
-        (lambda b: b["locations"][1].update(id=b["locations"][0]["id"]), "locations[1].id"),
+        (lambda b: b["locations"][1].update(id=b["locations"][0]["id"]), "locations[1].capacities[0].product"),
         (lambda b: b["locations"][1].update(capacities=[]), "locations[1].capacities"),
         (lambda b: b.update(locations=[]), "locations"),
     ],
@@ -265,3 +264,9 @@ def test_a_malformed_if_match_is_a_400(world, if_match):
 
     assert "If-Match" in error["fields"]
     assert not CapacityChange.objects.exists()
+
+
+def test_only_json_is_accepted(world):
+    response = token_client(world.planner).put(URL, {"locations": "x"}, HTTP_IF_MATCH="*")  # multipart
+
+    assert_error(response, 415)

@@ -170,6 +170,15 @@ def test_an_urgent_referral_without_a_bed_after_the_limit_goes_to_the_desk_with_
     }
 
 
+def test_a_neighbour_that_does_not_share_its_counts_is_left_out_of_the_hint(desk, neighbour_beds):
+    neighbour = neighbour_beds.organisation.region
+    neighbour.share_capacity_with_neighbours = False
+    neighbour.save()
+    submit_at(T0, desk, urgency="today")
+    run(T0 + timedelta(hours=5))
+    assert Escalation.objects.get(kind=EscalationKind.URGENT_UNPLACED).details == {"neighbour_beds": []}
+
+
 def test_within_24_hours_counts_as_urgent_and_the_limit_is_a_region_setting(desk):
     desk.region.urgent_placement_hours = 2
     desk.region.save()
@@ -239,6 +248,15 @@ def test_the_referral_page_shows_its_escalations(desk, planned):
     response = make_client(desk.gp).get(reverse("referrals:detail", args=[planned.pk]))
     page = response.content.decode()
     assert 'id="escalations"' in page and "Not triaged in time" in page
+
+
+def test_the_neighbour_hint_is_for_the_desk_only(desk, neighbour_beds):
+    referral = submit_at(T0, desk, urgency="today")
+    run(T0 + timedelta(hours=5))
+    url = reverse("referrals:detail", args=[referral.pk])
+    assert neighbour_beds.name in make_client(desk.coordinator).get(url).content.decode()
+    as_gp = make_client(desk.gp).get(url).content.decode()
+    assert "Urgent referral still without a bed" in as_gp and neighbour_beds.name not in as_gp
 
 
 def test_the_referral_page_without_escalations_has_no_section(desk, planned):
