@@ -31,16 +31,16 @@ class TwoFactorRequiredMiddleware:
             and not user.is_verified()
             and not request.path.startswith(OPEN_PREFIXES)
         ):
-            if request.path.startswith(("/api/", "/fhir/")):
+            message = _("Verify your second factor first.")
+            if request.path.startswith("/fhir/"):
+                outcome = {
+                    "resourceType": "OperationOutcome",
+                    "issue": [{"severity": "error", "code": "security", "diagnostics": message}],
+                }
+                return JsonResponse(outcome, status=403, content_type="application/fhir+json")
+            if request.path.startswith("/api/"):
                 return JsonResponse(
-                    {
-                        "error": {
-                            "status": 403,
-                            "code": "second_factor_required",
-                            "message": _("Verify your second factor first."),
-                        }
-                    },
-                    status=403,
+                    {"error": {"status": 403, "code": "second_factor_required", "message": message}}, status=403
                 )
             target = "two_factor_verify" if has_confirmed_totp(user) else "two_factor_setup"
             return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
