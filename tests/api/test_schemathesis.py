@@ -14,6 +14,10 @@ touching this file. The Django application runs in-process through its WSGI entr
 test's thread and so in the test's transaction, on the seeded region of tests/api/conftest.py.
 Generation is deterministic and bounded (MAX_EXAMPLES per operation and mode): a failure
 reproduces, and the whole run stays short.
+
+The schema is loaded when the module is collected (it needs no database) and the roles are
+pytest parameters; schemathesis' `from_fixture` loader is not used because it breaks on
+pytest >= 9.2 (it sets `node._nodeid`, which pytest no longer has).
 """
 
 import json

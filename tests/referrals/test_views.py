@@ -154,7 +154,7 @@ def test_bad_input_is_refused_with_a_message_and_keeps_what_was_typed(desk, over
     page = html(response)
     assert response.status_code == 400
     assert Referral.objects.count() == 0
-    assert f'id="id_{field}-error"' in page, f"no error shown at {field}"
+    assert f'id="id_{field}_error"' in page, f"no error shown at {field}"
     assert message in page
     assert 'id="form-errors"' in page
     # What was typed is still there.
@@ -180,7 +180,7 @@ def test_a_product_the_region_does_not_offer_is_refused(db):
 
     assert 'value="elv_hoog"' not in form and 'value="elv_laag"' in form
     assert response.status_code == 400
-    assert 'id="id_product-error"' in html(response)
+    assert 'id="id_product_error"' in html(response)
     assert 'value="Maria Jansen"' in html(response)
     assert Referral.objects.count() == 0
 
@@ -901,7 +901,7 @@ def test_discharge_without_a_destination_is_refused(desk, accepted):
     )
 
     assert response.status_code == 400
-    assert 'id="id_destination-error"' in html(response)
+    assert 'id="id_destination_error"' in html(response)
     accepted.refresh_from_db()
     assert accepted.state == State.ADMITTED
     assert capacity_counts(desk.capacity) == (0, 0)
