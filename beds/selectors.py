@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from beds.models import Capacity
@@ -65,6 +65,22 @@ def region_overview(*, region: Region, filters: OverviewFilters) -> list[Locatio
     """The regional bed overview: locations with their counts and freshness."""
     locations = list(location_list(regions=[region], filters=filters)[:OVERVIEW_LIMIT])
     return mark_staleness(locations, stale_after_hours=region.stale_after_hours)
+
+
+def region_counts_version(*, region: Region) -> str:
+    """A fingerprint of every bed count of the region's active locations, in one aggregate query:
+    it changes with any count, confirmation or version bump (also an edit in the admin), so a
+    cached overview is never older than the counts it shows."""
+    figures = Capacity.objects.filter(location__organisation__region=region, location__is_active=True).aggregate(
+        n=Count("id"),
+        version=Sum("version"),
+        total=Sum("total"),
+        available=Sum("available"),
+        held=Sum("held"),
+        expected=Sum(F("expected_24h") + F("expected_72h") * 1000),
+        confirmed=Max("confirmed_at"),
+    )
+    return "-".join(str(figures[name]) for name in sorted(figures))
 
 
 def organisation_locations(*, organisation) -> list[Location]:

@@ -1,8 +1,17 @@
+import hashlib
+import time
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -11,7 +20,7 @@ from accounts.models import BED_FINDER_ROLES, Role
 from beds import services
 from beds.forms import AdjustForm, CapacityForm, OverviewFilterForm
 from beds.models import Capacity
-from beds.selectors import OverviewFilters, organisation_locations, region_overview
+from beds.selectors import OverviewFilters, organisation_locations, region_counts_version, region_overview
 from providers.models import Location
 
 MY_BEDS_TEMPLATE = "beds/my_beds.html"
@@ -136,11 +145,39 @@ def location_confirm(request, pk: int):
     return _render_my_beds(request, location_id=location.pk)
 
 
+# The overview (filters and results) is the same for everybody of a region asking the same
+# question, so it is rendered once and shared through the cache: at most this many seconds old,
+# and never older than the bed counts (the key holds their fingerprint) or the minute ("confirmed
+# 5 minutes ago", stale marks). Found slow by `make bench` (README, Performance).
+OVERVIEW_CACHE_SECONDS = 60
+
+
+def _overview_cache_key(request, region, part: str) -> str:
+    question = urlencode(sorted((key, sorted(values)) for key, values in request.GET.lists()), doseq=True)
+    minute = int(time.time() // 60)
+    fingerprint = f"{question}|{region_counts_version(region=region)}"
+    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+    return f"beds:overview:{region.pk}:{get_language()}:{part}:{minute}:{digest}"
+
+
 @login_required
 @role_required(*BED_FINDER_ROLES)
 @require_GET
 def overview(request):
     region = request.user.region
+    part = "results" if request.htmx else "content"
+    key = _overview_cache_key(request, region, part)
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(f"beds/overview.html#{part}", _overview_context(request, region), request)
+        cache.set(key, html, OVERVIEW_CACHE_SECONDS)
+    if request.htmx:
+        return HttpResponse(html)
+    # Our own rendering of the template above, escaped there.
+    return render(request, "beds/overview.html", {"region": region, "content": mark_safe(html)})  # nosec B308 B703
+
+
+def _overview_context(request, region) -> dict:
     form = OverviewFilterForm(request.GET or None, region=region)
     locations = []
     if form.is_bound and not form.is_valid():
@@ -156,6 +193,4 @@ def overview(request):
             only_free=bool(data.get("only_free")),
         )
         locations = region_overview(region=region, filters=filters)
-    context = {"form": form, "locations": locations, "region": region, "filtered_product": filters and filters.product}
-    template = "beds/overview.html#results" if request.htmx else "beds/overview.html"
-    return render(request, template, context)
+    return {"form": form, "locations": locations, "region": region, "filtered_product": filters and filters.product}

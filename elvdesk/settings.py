@@ -177,6 +177,9 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# Publishing does not retry: what must be sent waits in an outbox table and a periodic sweep
+# queues it again, so a broker outage costs a user's request milliseconds, not seconds.
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "expire-offers": {"task": "referrals.tasks.expire_offers", "schedule": 60.0},
     "send-pending-notification-emails": {

@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -16,15 +17,7 @@ from referrals.models import Notification, Offer, OfferState
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    max_retries=8,
-    retry_backoff=True,
-    retry_backoff_max=600,
-    time_limit=60,
-    soft_time_limit=50,
-)
+@shared_task(bind=True, acks_late=True, max_retries=8, time_limit=60, soft_time_limit=50)
 def send_notification_email(self, notification_id: int) -> bool:
     """Send one notification e-mail. Claims the row first so two workers never both send."""
     claimed = Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(emailed_at=timezone.now())
@@ -50,7 +43,12 @@ def send_notification_email(self, notification_id: int) -> bool:
         message.send()
     except Exception as error:  # SMTP trouble: give the row back and try again later
         Notification.objects.filter(pk=notification_id).update(emailed_at=None)
-        raise self.retry(exc=error) from error
+        # Exponential backoff with jitter, at most 10 minutes: far below the broker's visibility
+        # timeout, so a waiting retry is never handed to a second worker.
+        countdown = get_exponential_backoff_interval(
+            factor=10, retries=self.request.retries, maximum=600, full_jitter=True
+        )
+        raise self.retry(exc=error, countdown=countdown) from error
     logger.info("notification %s e-mailed (kind %s)", notification_id, notification.kind)
     return True
 

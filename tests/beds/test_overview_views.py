@@ -340,11 +340,13 @@ def test_overview_refuses_post(make_client, gp):
 # filters' look-ups when given (region products, PC4 area, insurer, features); locations;
 # their capacities (with products); their features. The full page adds the header's unread
 # notifications count and the filter form's choices (products, insurers, features).
-# None of them may repeat per location; a change here must be a conscious one.
-PAGE_NO_FILTERS = 12
-PAGE_ALL_FILTERS = 16
-HTMX_NO_FILTERS = 8  # the #results partial renders neither the header nor the filter form
-HTMX_ALL_FILTERS = 12
+# None of them may repeat per location; a change here must be a conscious one. Plus one: the
+# fingerprint of the region's bed counts in the overview's cache key (a cached answer needs only
+# the session's queries and that one; tests/beds/test_overview_cache.py).
+PAGE_NO_FILTERS = 13
+PAGE_ALL_FILTERS = 17
+HTMX_NO_FILTERS = 9  # the #results partial renders neither the header nor the filter form
+HTMX_ALL_FILTERS = 13
 ALL_FILTERS = {"product": "elv_hoog", "postcode": "6411 AB", "max_km": "100", "insurer": "3311", "features": ["oxygen"]}
 
 

@@ -12,7 +12,7 @@ from stdnum.nl import bsn as nl_bsn
 from accounts.models import User
 from beds.models import Capacity
 from providers.demo import seed_demo_region
-from providers.models import Insurer, Product, Region
+from providers.models import Insurer, Product, Region, SelfServiceOffers
 from referrals import services
 from referrals.models import Referral
 from tests.browser.journeys.a11y import watch_console
@@ -32,9 +32,13 @@ class Demo:
 
 @pytest.fixture
 def demo() -> Demo:
+    """The demo region; only the desk sends offers (whatever the hour) unless a test says so."""
     seed_demo_region()
+    region = Region.objects.get(code="zuid-limburg")
+    region.self_service_offers = SelfServiceOffers.NEVER
+    region.save(update_fields=["self_service_offers"])
     return Demo(
-        region=Region.objects.get(code="zuid-limburg"),
+        region=region,
         gp=User.objects.get(username="huisarts"),
         nurse=User.objects.get(username="transfer"),
         planner=User.objects.get(username="planner"),
