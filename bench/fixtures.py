@@ -328,6 +328,7 @@ def cmd_queries(args) -> dict:
     Capacity.objects.filter(pk=capacity.pk).update(total=F("total") + 1, available=F("available") + 1)
     coordinator_token = _token(_users(region, Role.COORDINATOR)[0])
     planner = User.objects.filter(organisation_id=capacity.location.organisation_id, role=Role.PROVIDER_STAFF).first()
+    planner_token = _token(planner)
     api = Client(HTTP_HOST="127.0.0.1")
     with CaptureQueriesContext(connection) as captured:
         response = api.post(
@@ -343,7 +344,7 @@ def cmd_queries(args) -> dict:
             f"/api/v1/offers/{offer_id}/accept/",
             {},
             content_type="application/json",
-            HTTP_AUTHORIZATION=f"Token {_token(planner)}",
+            HTTP_AUTHORIZATION=f"Token {planner_token}",
         )
     result["booking"] = {
         "queries": offer_queries + len(captured.captured_queries),

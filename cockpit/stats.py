@@ -134,8 +134,10 @@ def percentiles_by_window(
     )
     base_sql, params = base.query.sql_with_params()
     group_cols = "".join(f", {g}" for g in groups)
+    # Only identifiers made here (cockpit_g0…, cockpit_v0…) and float literals go into the SQL
+    # text; every value from outside travels in `params`.
     long = " UNION ALL ".join(
-        f"SELECT {i} AS metric{group_cols}, cockpit_v{i} AS v FROM base WHERE cockpit_v{i} IS NOT NULL"
+        f"SELECT {i} AS metric{group_cols}, cockpit_v{i} AS v FROM base WHERE cockpit_v{i} IS NOT NULL"  # nosec B608
         for i in range(len(names))
     )
     partition = f"metric{group_cols}"
@@ -150,7 +152,7 @@ def percentiles_by_window(
             f" AS {_key(f)}"
         )
     sql = (
-        f"WITH base AS ({base_sql}), long AS ({long}), "
+        f"WITH base AS ({base_sql}), long AS ({long}), "  # nosec B608
         f"ranked AS (SELECT {partition}, v, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY v) - 1 AS rn, "
         f"COUNT(*) OVER (PARTITION BY {partition}) AS n FROM long) "
         f"SELECT {partition}, {', '.join(columns)} FROM ranked GROUP BY {partition}"

@@ -1,15 +1,19 @@
 """Ranks locations for a referral (design.md §6) and says why, in words."""
 
+import hashlib
+import time
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.timesince import timesince
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from beds.models import Capacity
-from beds.selectors import OverviewFilters, location_list, mark_staleness
+from beds.selectors import OverviewFilters, location_list, mark_staleness, region_counts_version
 from providers.models import Location, PostcodeArea
 from referrals.models import DeclineReason, Offer, OfferState, Referral, Urgency
 
@@ -28,10 +32,45 @@ def _admission_possible(location: Location, referral: Referral, now) -> bool:
     return location.admits_at(timezone.localtime(now).time())
 
 
+# Ranking reads the region's locations and counts; the answer is cached per referral for at most
+# a minute (ages of counts, stale marks, admission hours), and never past a change of a bed count
+# in the region (their fingerprint is in the key) or of the referral. Found slow by `make bench`.
+MATCH_CACHE_SECONDS = 60
+
+
 def match_locations(*, referral: Referral, limit: int = 20) -> list[Suggestion]:
     """Hard filters: the product with a free unheld bed, every required feature, admission
     possible at the requested time, not declined before for this referral. Then ordered by
     insurer contracted, distance, fresh count, and offering both laag and hoog."""
+    key = _cache_key(referral, limit)
+    suggestions = cache.get(key)
+    if suggestions is None:
+        suggestions = _rank(referral=referral, limit=limit)
+        cache.set(key, suggestions, MATCH_CACHE_SECONDS)
+    return suggestions
+
+
+def _cache_key(referral: Referral, limit: int) -> str:
+    patient = referral.patient
+    needs = sorted(feature.pk for feature in referral.care_needs.all())
+    question = [
+        referral.pk,
+        referral.state,
+        referral.state_changed_at.isoformat(),
+        referral.product_id,
+        referral.urgency,
+        referral.planned_date,
+        patient.postcode,
+        patient.insurer_id,
+        needs,
+        limit,
+        region_counts_version(region=referral.region),
+    ]
+    digest = hashlib.sha256(repr(question).encode()).hexdigest()[:32]
+    return f"referrals:matches:{referral.pk}:{get_language()}:{int(time.time() // 60)}:{digest}"
+
+
+def _rank(*, referral: Referral, limit: int) -> list[Suggestion]:
     now = timezone.now()
     required = list(referral.care_needs.all())
     origin = PostcodeArea.objects.filter(pc4=referral.patient.postcode[:4]).first()

@@ -99,7 +99,7 @@ def test_gp_finds_a_bed_near_the_patient_refers_and_sees_it_accepted(demo, journ
     expect(notifications_link.locator(".badge-count")).to_contain_text("1")
     with gp.expect_navigation():
         notifications_link.click()
-    unread = gp.locator("li.unread a[href='/referrals/%d/']" % referral.pk)
+    unread = gp.locator(f"li.unread a[href='/referrals/{referral.pk}/']")
     expect(unread).to_have_count(1)
     check_page(gp, "journey-gp-5-notifications")
     with gp.expect_navigation():
