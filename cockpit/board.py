@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Prefetch, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from accounts.models import User
 from beds.models import Capacity
 from providers.models import PostcodeArea, Region
 from referrals import models as referral_models
+from referrals.matching import locations_offering_laag_and_hoog
 from referrals.models import OPEN_STATES, DeclineReason, Offer, OfferState, Referral, State, Urgency
 from referrals.selectors import referrals_visible_to
 
@@ -138,13 +139,21 @@ def offer_suggestions(referrals: list[Referral], region: Region, now: datetime) 
             product_id__in={r.product_id for r in searching},
             available__gt=F("held"),
         )
-        .annotate(
-            laag_and_hoog=Exists(Capacity.objects.filter(location=OuterRef("location"), product__code="elv_laag"))
-            & Exists(Capacity.objects.filter(location=OuterRef("location"), product__code="elv_hoog"))
-        )
         .select_related("location", "location__organisation", "product")
         .prefetch_related("location__features", "location__contracted_insurers")
     )
+    both = locations_offering_laag_and_hoog(list({capacity.location_id for capacity in capacities}))
+    # Per bed count once, not once per card: features, insurers, freshness, laag-and-hoog.
+    facts = {
+        capacity.pk: (
+            {feature.pk for feature in capacity.location.features.all()},
+            {insurer.pk for insurer in capacity.location.contracted_insurers.all()},
+            capacity.is_stale(stale_after_hours=region.stale_after_hours, now=now),
+        )
+        for capacity in capacities
+    }
+    for capacity in capacities:
+        capacity.laag_and_hoog = capacity.location_id in both
     declined = set(
         Offer.objects.filter(referral__in=searching, state=OfferState.DECLINED)
         .exclude(decline_reason=DeclineReason.NO_BED)
@@ -166,22 +175,20 @@ def offer_suggestions(referrals: list[Referral], region: Region, now: datetime) 
             location = capacity.location
             if capacity.product_id != referral.product_id or (referral.pk, location.pk) in declined:
                 continue
-            if not needs <= {feature.pk for feature in location.features.all()}:
+            features, insurers, stale = facts[capacity.pk]
+            if not needs <= features:
                 continue
             if referral.urgency == Urgency.PLANNED:
                 if not (location.admission_24_7 or location.admission_from is not None):
                     continue
             elif not location.admits_at(local_time):
                 continue
-            contracted = referral.patient.insurer_id is not None and referral.patient.insurer_id in {
-                insurer.pk for insurer in location.contracted_insurers.all()
-            }
+            contracted = referral.patient.insurer_id is not None and referral.patient.insurer_id in insurers
             distance = (
                 _haversine_km(origin.latitude, origin.longitude, location.latitude, location.longitude)
                 if origin is not None and location.latitude is not None
                 else None
             )
-            stale = capacity.is_stale(stale_after_hours=region.stale_after_hours, now=now)
             options.append(OfferSuggestion(capacity, contracted, distance, stale))
         options.sort(
             key=lambda o: (

@@ -87,7 +87,7 @@ def _rank(*, referral: Referral, limit: int) -> list[Suggestion]:
         .exclude(Exists(declined))
     )
     candidates = mark_staleness(list(locations[:200]), stale_after_hours=referral.region.stale_after_hours)
-    both = _offering_laag_and_hoog([location.pk for location in candidates])
+    both = locations_offering_laag_and_hoog([location.pk for location in candidates])
     for location in candidates:
         location.offers_laag_and_hoog = location.pk in both
     suggestions = []
@@ -107,7 +107,7 @@ def _rank(*, referral: Referral, limit: int) -> list[Suggestion]:
     return suggestions[:limit]
 
 
-def _offering_laag_and_hoog(location_ids: list[int]) -> set[int]:
+def locations_offering_laag_and_hoog(location_ids: list[int]) -> set[int]:
     """The candidates that offer both ELV laag and hoog, in one query over those locations only
     (as EXISTS subqueries PostgreSQL hashed every laag and hoog bed count in the country)."""
     pairs = Capacity.objects.filter(location_id__in=location_ids, product__code__in=("elv_laag", "elv_hoog"))

@@ -88,6 +88,8 @@ def test_a_duplicate_run_records_and_notifies_nothing_twice(desk, planned):
 def test_the_escalation_email_goes_out_once_after_the_commit(desk, planned, django_capture_on_commit_callbacks):
     from elvdesk.celery import app
 
+    desk.coordinator.language = "en"  # the e-mail is written in the recipient's language
+    desk.coordinator.save(update_fields=["language"])
     previous, app.conf.task_always_eager = app.conf.task_always_eager, True
     try:
         mail.outbox.clear()
