@@ -20,7 +20,7 @@ PORT    ?= 8000
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/beds"`.
 PYTEST_ARGS ?=
 
-.PHONY: venv install messages run test lint security bench clean
+.PHONY: venv install messages run test lint security bench screenshots clean
 
 venv install: $(STAMP)
 
@@ -85,6 +85,11 @@ $(BENCH_STAMP): pyproject.toml | $(PY)
 
 bench: $(STAMP) $(BENCH_STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# The README's "First five minutes" screenshots (docs/screenshots/): demo data in a throw-away
+# SQLite database, the app on 127.0.0.1, each role logged in with Debian's Chromium.
+screenshots: $(STAMP) messages
+	$(PY) docs/make_screenshots.py
 
 clean:
 	rm -rf staticfiles test-artifacts .pytest_cache

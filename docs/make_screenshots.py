@@ -195,6 +195,7 @@ def main() -> None:
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
         "DJANGO_SETTINGS_MODULE": "elvdesk.settings",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",  # the demo's notifications
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
         # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain
         # reads and writes of the throw-away database (Django's documented switch for this case).
         "DJANGO_ALLOW_ASYNC_UNSAFE": "true",
