@@ -21,5 +21,6 @@ def navigation(request):
         "nav_board": role == Role.COORDINATOR,
         "nav_cockpit": role in (Role.COORDINATOR, Role.ANALYST),
         "nav_privacy": role in (Role.COORDINATOR, Role.ADMIN),
+        "nav_overviews": bool(user.organisation_id and role),
         "unread_notifications": lambda: user.notifications.filter(read_at__isnull=True).count(),
     }
