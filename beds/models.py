@@ -156,9 +156,7 @@ class BedOverviewSnapshot(models.Model):
 class OverviewSubscription(models.Model):
     """A user who wants the daily bed overview of a region by e-mail. No row: no e-mail."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="overview_subscriptions"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="overview_subscriptions")
     region = models.ForeignKey("providers.Region", on_delete=models.CASCADE, related_name="overview_subscriptions")
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -12,6 +12,7 @@ also at phone size). Needs Debian's Chromium at /usr/bin/chromium (as the browse
 import argparse
 import os
 import socket
+
 # Starts our own dev server for the screenshots.
 import subprocess  # nosec B404
 import sys

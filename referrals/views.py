@@ -405,9 +405,7 @@ def escalation_index(request):
     show_resolved = request.GET.get("resolved") == "1"
     escalations = list(escalation_list(request.user, open_only=not show_resolved)[:200])
     request.audit.add(*{escalation.referral_id: escalation.referral for escalation in escalations}.values())
-    return render(
-        request, "referrals/escalations.html", {"escalations": escalations, "show_resolved": show_resolved}
-    )
+    return render(request, "referrals/escalations.html", {"escalations": escalations, "show_resolved": show_resolved})
 
 
 @login_required

@@ -103,9 +103,7 @@ def test_logging_in_leads_each_role_to_its_start_page(role, home):
 
     response = client.post(reverse("login"), {"username": user.username, "password": TEST_PASSWORD}, follow=True)
     assert response.redirect_chain[-1][0].startswith(reverse("two_factor_verify"))
-    response = client.post(
-        response.redirect_chain[-1][0], {"token": totp(device.bin_key), "next": "/"}, follow=True
-    )
+    response = client.post(response.redirect_chain[-1][0], {"token": totp(device.bin_key), "next": "/"}, follow=True)
 
     assert response.redirect_chain[-1][0] == reverse(home)
     assert response.status_code == 200

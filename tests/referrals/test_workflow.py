@@ -41,9 +41,7 @@ class FakeReferral:
         self.state = state
 
 
-@pytest.mark.parametrize(
-    ("source", "target", "role"), list(itertools.product(State.values, State.values, ROLES))
-)
+@pytest.mark.parametrize(("source", "target", "role"), list(itertools.product(State.values, State.values, ROLES)))
 def test_each_transition_is_allowed_exactly_for_the_roles_in_the_design(source, target, role):
     allowed_roles = EXPECTED.get((source, target))
     referral = FakeReferral(source)

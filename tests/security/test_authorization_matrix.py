@@ -133,19 +133,13 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("fhir:codesystem-search", "GET"): Route("GET", channel="public"),
     ("fhir:codesystem", "GET"): Route("GET", channel="public", obj="code_system"),
     ("fhir:organization-search", "GET"): Route("GET", EVERYONE, channel="api"),
-    ("fhir:organization", "GET"): Route(
-        "GET", EVERYONE, obj="organisation", channel="api", global_roles=SAME_REGION
-    ),
+    ("fhir:organization", "GET"): Route("GET", EVERYONE, obj="organisation", channel="api", global_roles=SAME_REGION),
     ("fhir:location-search", "GET"): Route("GET", EVERYONE, channel="api"),
     ("fhir:location", "GET"): Route("GET", EVERYONE, obj="location", channel="api", global_roles=SAME_REGION),
     ("fhir:healthcareservice-search", "GET"): Route("GET", EVERYONE, channel="api"),
-    ("fhir:healthcareservice", "GET"): Route(
-        "GET", EVERYONE, obj="capacity", channel="api", global_roles=SAME_REGION
-    ),
+    ("fhir:healthcareservice", "GET"): Route("GET", EVERYONE, obj="capacity", channel="api", global_roles=SAME_REGION),
     ("fhir:measurereport-search", "GET"): Route("GET", EVERYONE, channel="api"),
-    ("fhir:measurereport", "GET"): Route(
-        "GET", EVERYONE, obj="region_report", channel="api", global_roles=SAME_REGION
-    ),
+    ("fhir:measurereport", "GET"): Route("GET", EVERYONE, obj="region_report", channel="api", global_roles=SAME_REGION),
     ("fhir:servicerequest-create", "POST"): Route("POST", REFERRERS, channel="api"),
     ("fhir:servicerequest", "GET"): Route("GET", SEES_REFERRALS, obj="referral", channel="api"),
     ("fhir:task-search", "GET"): Route("GET", SEES_REFERRALS, channel="api"),
