@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Role, User
 from accounts.permissions import role_permission
+from beds.api import CapacityOutput
 from elvdesk.api_schema import ERROR_RESPONSES, ErrorResponse
 from interop import services
 from interop.authentication import ApiKeyAuthentication, ChallengeAllSchemes
@@ -45,17 +46,10 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(item) for item in items]}
 
 
-class CapacityItemOutput(serializers.Serializer):
-    product = serializers.CharField(source="product.code")
-    total = serializers.IntegerField()
-    available = serializers.IntegerField()
-    held = serializers.IntegerField()
-    free = serializers.IntegerField()
-    expected_24h = serializers.IntegerField()
-    expected_72h = serializers.IntegerField()
-    version = serializers.IntegerField()
-    confirmed_at = serializers.DateTimeField(allow_null=True)
-    stale = serializers.BooleanField()
+class CapacityItemOutput(CapacityOutput):
+    """The counts as the API shows them, named by location and product instead of by id."""
+
+    id = None
 
 
 class LocationCapacitiesOutput(serializers.Serializer):
