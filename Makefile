@@ -50,6 +50,7 @@ messages: $(STAMP)
 run: $(STAMP) messages
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 	$(DEV_ENV) $(PY) manage.py seed_demo
+	$(DEV_ENV) $(PY) manage.py seed_cockpit_demo
 	$(DEV_ENV) $(PY) manage.py run_periodic_jobs --loop & jobs=$$!; \
 	trap 'kill $$jobs 2>/dev/null' EXIT INT TERM; \
 	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
