@@ -27,6 +27,10 @@ class AuditTrail:
     def add(self, *referrals) -> None:
         self.subjects.extend((referral.pk, referral.patient_id) for referral in referrals)
 
+    def add_subjects(self, subjects) -> None:
+        """(referral_id, patient_id) pairs, for views that keep ids rather than referrals."""
+        self.subjects.extend(subjects)
+
     def add_patient(self, patient) -> None:
         self.subjects.append((None, patient.pk))
 
@@ -73,9 +77,12 @@ def write_trail(request, trail: AuditTrail, *, status_code: int, attempted_refer
         "source_address": request.META.get("REMOTE_ADDR") or None,
         "path": request.path[:300],
     }
-    AccessLog.objects.bulk_create(
-        [AccessLog(referral_id=referral_id, patient_id=patient_id, **common) for referral_id, patient_id in subjects]
-    )
+    rows = [AccessLog(referral_id=referral_id, patient_id=patient_id, **common) for referral_id, patient_id in subjects]
+    if len(rows) == 1:
+        # The usual case: one INSERT commits by itself, where bulk_create adds BEGIN and COMMIT.
+        rows[0].save(force_insert=True)
+    else:
+        AccessLog.objects.bulk_create(rows)
 
 
 def audited(

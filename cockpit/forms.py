@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cockpit.periods import MAX_DAYS, Period
-from providers.models import Product
+from elvdesk.widgets import PlainSelect
 from referrals.models import OPEN_STATES, Origin, State, Urgency
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -50,19 +50,29 @@ class PeriodForm(forms.Form):
 class BoardFilterForm(forms.Form):
     """The board's filters, all optional; they live in the query string."""
 
-    product = forms.ModelChoiceField(
-        label=_("Product"), queryset=Product.objects.none(), to_field_name="code", required=False, empty_label=_("All")
+    product = forms.ChoiceField(label=_("Product"), required=False, widget=PlainSelect)
+    urgency = forms.ChoiceField(
+        label=_("Urgency"), choices=[("", _("All")), *Urgency.choices], required=False, widget=PlainSelect
     )
-    urgency = forms.ChoiceField(label=_("Urgency"), choices=[("", _("All")), *Urgency.choices], required=False)
-    origin = forms.ChoiceField(label=_("Patient is now"), choices=[("", _("All")), *Origin.choices], required=False)
+    origin = forms.ChoiceField(
+        label=_("Patient is now"), choices=[("", _("All")), *Origin.choices], required=False, widget=PlainSelect
+    )
     state = forms.ChoiceField(
         label=_("State"),
         choices=[("", _("All open")), *[(s.value, s.label) for s in State if s in OPEN_STATES]],
         required=False,
+        widget=PlainSelect,
     )
 
     def __init__(self, *args, region, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["product"].queryset = region.products.order_by("sort_order", "code")
+        # The region's few products as a list: a ModelChoiceField would read them again, through
+        # a server-side cursor, every time the select is rendered.
+        self.products = {product.code: product for product in region.products.order_by("sort_order", "code")}
+        self.fields["product"].choices = [("", _("All")), *((code, p.name) for code, p in self.products.items())]
         for field in self.fields.values():
             field.error_messages["invalid_choice"] = _("This filter value is unknown; choose one from the list.")
+
+    def clean_product(self):
+        code = self.cleaned_data["product"]
+        return self.products[code] if code else None

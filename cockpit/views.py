@@ -19,12 +19,11 @@ from accounts.models import Role
 from audit.models import Channel
 from audit.trail import audited
 from cockpit import exports
-from cockpit.board import BOARD_COLUMN_LIMIT, regional_board
+from cockpit.board_cache import board_columns
 from cockpit.capacity import capacity_picture
 from cockpit.forms import BoardFilterForm, PeriodForm
 from cockpit.kpis import kpi_report
 from cockpit.periods import Period
-from referrals.models import RedirectTarget
 
 COCKPIT_ROLES = (Role.COORDINATOR, Role.ANALYST)
 BOARD_TEMPLATE = "cockpit/board.html"
@@ -46,21 +45,19 @@ def board(request):
         "form": form,
         "region": region,
         "poll_seconds": _poll_seconds(),
-        "column_limit": BOARD_COLUMN_LIMIT,
-        "redirect_targets": RedirectTarget.choices,
         "board_url": request.get_full_path(),
     }
     status = 200
     if form.is_valid():
-        filters = form.cleaned_data
-        context["board"] = regional_board(
-            user=request.user,
-            product=filters["product"],
-            urgency=filters["urgency"],
-            origin=filters["origin"],
-            state=filters["state"],
+        filters = {name: form.cleaned_data[name] for name in ("product", "urgency", "origin", "state")}
+        columns = board_columns(
+            request,
+            filters=filters,
+            context={"board_url": context["board_url"]},
+            poll_seconds=context["poll_seconds"],
         )
-        request.audit.add(*context["board"].referrals)
+        request.audit.add_subjects(columns.subjects)
+        context.update(columns=columns, updated_at=timezone.now())
     else:
         status = 400
     # The same address gives the whole page or (htmx poll, filter change) only the board; a

@@ -1,0 +1,99 @@
+"""The rendered columns of the regional board, shared by the coordinators of a region.
+
+Every coordinator's board polls every few seconds and the columns are the same for all of them,
+so they are rendered once and cached. The key holds a fingerprint of everything the columns show,
+so a workflow step, an escalation or a bed count shows on the very next request:
+
+- the open referrals of the region (how many, which, when their state last changed: every
+  workflow step, offer and answer changes a referral's state),
+- the open escalations of the region,
+- the region's bed counts (`region_counts_version`), which decide the suggested location,
+- the poll interval the time falls in, because the SLA texts and waiting times move with the
+  clock; edits outside the workflow (the admin) show within that interval too.
+
+The CSRF token of each card's forms is personal, so the cached HTML carries a random
+placeholder that each request replaces with its own token (the token a normal render would put
+there: one masked token per response).
+"""
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import connection
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+
+from beds.selectors import region_counts_version
+from cockpit.board import regional_board
+from providers.models import Region
+from referrals.models import OPEN_STATES, Escalation, Referral
+
+COLUMNS_TEMPLATE = "cockpit/board.html#columns"
+
+
+@dataclass(frozen=True)
+class BoardColumns:
+    html: str  # the columns (safe HTML), with this request's CSRF token
+    total: int  # open referrals that match the filters
+    subjects: list[tuple[int, int]]  # (referral_id, patient_id) of every card, for the access log
+
+
+def board_version(*, region: Region) -> str:
+    """One statement (it runs on every board request): the region's open referrals and open
+    escalations; then the bed counts."""
+    referral, escalation = Referral._meta.db_table, Escalation._meta.db_table
+    states = ", ".join(["%s"] * len(OPEN_STATES))
+    sql = (
+        "SELECT r.n, r.ids, r.changed, e.n, e.ids FROM"  # nosec B608: table names come from the models
+        f" (SELECT count(id) AS n, sum(id) AS ids, max(state_changed_at) AS changed FROM {referral}"
+        f"  WHERE region_id = %s AND state IN ({states})) r,"
+        f" (SELECT count(x.id) AS n, sum(x.id) AS ids FROM {escalation} x JOIN {referral} y ON y.id = x.referral_id"
+        "  WHERE y.region_id = %s AND x.resolved_at IS NULL) e"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [region.pk, *OPEN_STATES, region.pk])
+        figures = cursor.fetchone()
+    return "|".join(map(str, figures)) + "|" + region_counts_version(region=region)
+
+
+def _cache_key(*, user, filters: dict, poll_seconds: int) -> str:
+    region = user.organisation.region
+    question = [
+        user.role,
+        user.organisation_id,
+        get_language(),
+        sorted((name, str(getattr(value, "pk", value))) for name, value in filters.items()),
+        int(time.time() // poll_seconds),
+        board_version(region=region),
+    ]
+    digest = hashlib.sha256(repr(question).encode()).hexdigest()[:32]
+    return f"cockpit:board:{region.pk}:{digest}"
+
+
+def board_columns(request, *, filters: dict, context: dict, poll_seconds: int) -> BoardColumns:
+    """The board's columns for the user of `request` and the cleaned `filters`; `context` is what
+    the columns template needs besides the board (the page's address and choices)."""
+    key = _cache_key(user=request.user, filters=filters, poll_seconds=poll_seconds)
+    entry = cache.get(key)
+    if entry is None:
+        board = regional_board(user=request.user, **filters)
+        placeholder = secrets.token_hex(16)
+        html = render_to_string(COLUMNS_TEMPLATE, {**context, "board": board, "csrf_token": placeholder})
+        entry = {
+            "html": html,
+            "placeholder": placeholder,
+            "total": board.total,
+            "subjects": [(card.pk, card.patient_id) for card in board.referrals],
+        }
+        cache.set(key, entry, poll_seconds * 2)
+    html = entry["html"].replace(entry["placeholder"], get_token(request))
+    return BoardColumns(
+        html=mark_safe(html),  # nosec B308 B703: our own template's output, escaped when it was rendered
+        total=entry["total"],
+        subjects=entry["subjects"],
+    )
