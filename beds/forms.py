@@ -2,6 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from elvdesk.forms import ListedModelChoiceField
 from providers.models import Feature, Insurer, Product
 from providers.postcodes import postcode_area
 
@@ -44,7 +45,7 @@ class AdjustForm(forms.Form):
 class OverviewFilterForm(forms.Form):
     """Filters of the regional bed overview; read from the query string so URLs can be shared."""
 
-    product = forms.ModelChoiceField(
+    product = ListedModelChoiceField(
         label=_("Product"),
         queryset=Product.objects.none(),
         to_field_name="code",
@@ -64,7 +65,7 @@ class OverviewFilterForm(forms.Form):
         max_value=300,
         error_messages={"invalid": _("Enter a whole number of kilometres.")},
     )
-    insurer = forms.ModelChoiceField(
+    insurer = ListedModelChoiceField(
         label=_("Insurer (contracted)"),
         queryset=Insurer.objects.all(),
         to_field_name="uzovi",

@@ -44,7 +44,7 @@ BOARD_URL = "/cockpit/"
 SESSIONS_PER_ROLE = 32
 DETAIL_REFERRALS = 20  # referrals searching a bed in the focus region: a busy moment at the desk
 BOOKING_CAPACITIES = 3  # the few locations that still have a bed
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "accounts.backends.ModelBackendWithOrganisation"
 
 
 def _session(user: User) -> dict:

@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cockpit.periods import MAX_DAYS, Period
-from elvdesk.widgets import PlainSelect
+from elvdesk.forms import PlainSelect
 from referrals.models import OPEN_STATES, Origin, State, Urgency
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

@@ -120,7 +120,7 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username/address pair is refused before the password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.ModelBackendWithOrganisation",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -204,7 +204,7 @@ def _force_login_passes_the_second_factor(monkeypatch):
     original = Client.force_login
 
     def force_login(self, user, backend=None):
-        original(self, user, backend="django.contrib.auth.backends.ModelBackend")
+        original(self, user, backend="accounts.backends.ModelBackendWithOrganisation")
         verified_session_for(self, user)
 
     monkeypatch.setattr(Client, "force_login", force_login)

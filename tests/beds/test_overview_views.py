@@ -335,18 +335,18 @@ def test_overview_refuses_post(make_client, gp):
 
 # --- a pinned query count --------------------------------------------------------------------
 
-# The overview's queries, pinned. Every page: session, user, its second-factor device,
-# organisation, region; the
+# The overview's queries, pinned. Every page: session, user (with organisation and region),
+# its second-factor device; the
 # filters' look-ups when given (region products, PC4 area, insurer, features); locations;
 # their capacities (with products); their features. The full page adds the header's unread
 # notifications count and the filter form's choices (products, insurers, features).
 # None of them may repeat per location; a change here must be a conscious one. Plus one: the
 # fingerprint of the region's bed counts in the overview's cache key (a cached answer needs only
 # the session's queries and that one; tests/beds/test_overview_cache.py).
-PAGE_NO_FILTERS = 13
-PAGE_ALL_FILTERS = 17
-HTMX_NO_FILTERS = 9  # the #results partial renders neither the header nor the filter form
-HTMX_ALL_FILTERS = 13
+PAGE_NO_FILTERS = 11
+PAGE_ALL_FILTERS = 15
+HTMX_NO_FILTERS = 7  # the #results partial renders neither the header nor the filter form
+HTMX_ALL_FILTERS = 11
 ALL_FILTERS = {"product": "elv_hoog", "postcode": "6411 AB", "max_km": "100", "insurer": "3311", "features": ["oxygen"]}
 
 

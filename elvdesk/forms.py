@@ -1,6 +1,7 @@
-"""Form widgets shared by the apps."""
+"""Form fields and widgets shared by the apps."""
 
 from django import forms
+from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
@@ -28,3 +29,22 @@ class PlainSelect(forms.Select):
             flatatt(widget["attrs"]),
             format_html_join("", "{}", ((g,) for g in groups)),
         )
+
+
+class _ListedChoices(ModelChoiceIterator):
+    """Reads the choices with a plain query, kept for the form's lifetime. Django's iterator
+    reads them through a server-side cursor, each time the field is validated or rendered: three
+    round trips for a list of ten rows."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class ListedModelChoiceField(forms.ModelChoiceField):
+    """A ModelChoiceField for short lists (products, insurers) shown as a plain select."""
+
+    iterator = _ListedChoices
+    widget = PlainSelect
