@@ -28,7 +28,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
-from beds.selectors import region_counts_version
+from beds.selectors import region_counts_sql
 from cockpit.board import regional_board
 from providers.models import Region
 from referrals.models import OPEN_STATES, Escalation, Referral
@@ -44,21 +44,22 @@ class BoardColumns:
 
 
 def board_version(*, region: Region) -> str:
-    """One statement (it runs on every board request): the region's open referrals and open
-    escalations; then the bed counts."""
+    """One statement (it runs on every board request): the region's open referrals, its open
+    escalations and its bed counts."""
     referral, escalation = Referral._meta.db_table, Escalation._meta.db_table
     states = ", ".join(["%s"] * len(OPEN_STATES))
+    counts_sql, counts_params = region_counts_sql(region=region)
     sql = (
-        "SELECT r.n, r.ids, r.changed, e.n, e.ids FROM"  # nosec B608: table names come from the models
+        "SELECT r.*, e.*, c.* FROM"  # nosec B608: table names come from the models
         f" (SELECT count(id) AS n, sum(id) AS ids, max(state_changed_at) AS changed FROM {referral}"
         f"  WHERE region_id = %s AND state IN ({states})) r,"
         f" (SELECT count(x.id) AS n, sum(x.id) AS ids FROM {escalation} x JOIN {referral} y ON y.id = x.referral_id"
-        "  WHERE y.region_id = %s AND x.resolved_at IS NULL) e"
+        "  WHERE y.region_id = %s AND x.resolved_at IS NULL) e,"
+        f" ({counts_sql}) c"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [region.pk, *OPEN_STATES, region.pk])
-        figures = cursor.fetchone()
-    return "|".join(map(str, figures)) + "|" + region_counts_version(region=region)
+        cursor.execute(sql, [region.pk, *OPEN_STATES, region.pk, *counts_params])
+        return "|".join(map(str, cursor.fetchone()))
 
 
 def _cache_key(*, user, filters: dict, poll_seconds: int) -> str:
