@@ -2,7 +2,6 @@
 a CapacityChange, so concurrent planners, API clients and bookings never lose an update."""
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,9 +30,9 @@ class NoFreeBed(Conflict):
 def _save(capacity: Capacity, *, before: dict, by: User | None, source: str, fields: list[str]) -> None:
     """Store the changed fields, bump the version and append the history row."""
     now = timezone.now()
-    capacity.version = F("version") + 1
+    # Callers hold the row lock, so the version read with it is still the stored one.
+    capacity.version += 1
     capacity.save(update_fields=[*fields, "version"])
-    capacity.refresh_from_db(fields=["version"])
     CapacityChange.objects.create(
         capacity=capacity, changed_at=now, changed_by=by, source=source, before=before, after=capacity.snapshot()
     )
@@ -60,6 +59,11 @@ def capacity_update(
     capacity = _locked(capacity_id)
     if expected_version is not None and capacity.version != expected_version:
         raise StaleCapacity(current=capacity)
+    _set_counts(capacity, by=by, counts=counts, source=source)
+    return capacity
+
+
+def _set_counts(capacity: Capacity, *, by: User | None, counts: dict[str, int], source: str) -> None:
     before = capacity.snapshot()
     for name, value in counts.items():
         if name not in COUNT_FIELDS or name == "held":
@@ -69,7 +73,6 @@ def capacity_update(
     capacity.confirmed_at = timezone.now()
     capacity.confirmed_by = by
     _save(capacity, before=before, by=by, source=source, fields=[*counts, "confirmed_at", "confirmed_by"])
-    return capacity
 
 
 @transaction.atomic
@@ -79,8 +82,8 @@ def capacity_adjust(*, capacity_id: int, by: User | None, field: str, delta: int
     if field not in ("total", "available", "expected_24h", "expected_72h"):
         raise ValueError(f"{field} cannot be adjusted")
     capacity = _locked(capacity_id)
-    counts = {field: getattr(capacity, field) + delta}
-    return capacity_update(capacity_id=capacity.pk, by=by, counts=counts, source=ChangeSource.WEB)
+    _set_counts(capacity, by=by, counts={field: getattr(capacity, field) + delta}, source=ChangeSource.WEB)
+    return capacity
 
 
 @transaction.atomic
@@ -96,42 +99,50 @@ def location_capacities_confirm(*, location_id: int, by: User) -> int:
     return len(capacities)
 
 
-@transaction.atomic
+# Holding, releasing and booking a held bed run inside the offer's transaction (referrals.services)
+# without a savepoint of their own, which would cost two round trips while the bed is locked. A
+# refusal is raised after the block, having written nothing, so the caller's transaction stays usable.
+
+
 def capacity_hold(*, capacity_id: int, by: User | None, lock: bool = True) -> Capacity:
     """Hold one free bed for an offer. Raises NoFreeBed when none is left.
 
     `lock=False` exists only for the concurrency test's negative control.
     """
-    capacity = _locked(capacity_id) if lock else Capacity.objects.get(pk=capacity_id)
-    if capacity.free < 1:
+    with transaction.atomic(savepoint=False):
+        capacity = _locked(capacity_id) if lock else Capacity.objects.get(pk=capacity_id)
+        has_free_bed = capacity.free >= 1
+        if has_free_bed:
+            before = capacity.snapshot()
+            capacity.held += 1
+            _save(capacity, before=before, by=by, source=ChangeSource.OFFER, fields=["held"])
+    if not has_free_bed:
         raise NoFreeBed()
-    before = capacity.snapshot()
-    capacity.held += 1
-    _save(capacity, before=before, by=by, source=ChangeSource.OFFER, fields=["held"])
     return capacity
 
 
-@transaction.atomic
 def capacity_release_hold(*, capacity_id: int, by: User | None) -> Capacity:
-    capacity = _locked(capacity_id)
-    if capacity.held < 1:
-        return capacity
-    before = capacity.snapshot()
-    capacity.held -= 1
-    _save(capacity, before=before, by=by, source=ChangeSource.OFFER, fields=["held"])
+    with transaction.atomic(savepoint=False):
+        capacity = _locked(capacity_id)
+        if capacity.held >= 1:
+            before = capacity.snapshot()
+            capacity.held -= 1
+            _save(capacity, before=before, by=by, source=ChangeSource.OFFER, fields=["held"])
     return capacity
 
 
-@transaction.atomic
 def capacity_book_held(*, capacity_id: int, by: User | None) -> Capacity:
     """Turn a hold into a booking: one bed less free, one hold less."""
-    capacity = _locked(capacity_id)
-    if capacity.held < 1 or capacity.available < 1:
+    with transaction.atomic(savepoint=False):
+        capacity = _locked(capacity_id)
+        can_book = capacity.held >= 1 and capacity.available >= 1
+        if can_book:
+            before = capacity.snapshot()
+            capacity.held -= 1
+            capacity.available -= 1
+            _save(capacity, before=before, by=by, source=ChangeSource.BOOKING, fields=["held", "available"])
+    if not can_book:
         raise NoFreeBed()
-    before = capacity.snapshot()
-    capacity.held -= 1
-    capacity.available -= 1
-    _save(capacity, before=before, by=by, source=ChangeSource.BOOKING, fields=["held", "available"])
     return capacity
 
 

@@ -39,15 +39,18 @@ def _get_location_for_user(user, pk: int) -> Location:
 def _render_my_beds(request, *, location_id: int | None = None, forms: dict | None = None, status: int = 200):
     """The full page, or for htmx only the card of the location that changed."""
     locations = organisation_locations(organisation=request.user.organisation)
+    card_only = request.htmx and location_id is not None
+    if card_only:
+        # htmx swaps in only this card: build only its forms.
+        locations = [next(loc for loc in locations if loc.pk == location_id)]
     forms = forms or {}
     for location in locations:
         for capacity in location.capacities.all():
             capacity.form = forms.get(capacity.pk) or CapacityForm(
                 initial={**capacity.snapshot(), "version": capacity.version}, prefix=f"c{capacity.pk}"
             )
-    if request.htmx and location_id is not None:
-        location = next(loc for loc in locations if loc.pk == location_id)
-        return render(request, f"{MY_BEDS_TEMPLATE}#location", {"location": location}, status=status)
+    if card_only:
+        return render(request, f"{MY_BEDS_TEMPLATE}#location", {"location": locations[0]}, status=status)
     return render(request, MY_BEDS_TEMPLATE, {"locations": locations}, status=status)
 
 

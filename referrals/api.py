@@ -29,7 +29,13 @@ from referrals.models import (
     State,
     Urgency,
 )
-from referrals.selectors import offer_for_provider, referral_for_user, referral_list, referrals_visible_to
+from referrals.selectors import (
+    offer_for_provider,
+    referral_for_user,
+    referral_list,
+    referral_row_for_user,
+    referrals_visible_to,
+)
 from referrals.validation import clean_bsn, clean_date_of_birth, clean_planned_date
 
 REFERRERS = (Role.GP, Role.TRANSFER_NURSE)
@@ -261,12 +267,12 @@ class ReferralOfferCreateApi(AuditedApiMixin, APIView):
 
     @extend_schema(request=Input, responses={201: OfferOutput, **ERROR_RESPONSES})
     def post(self, request, pk: int):
-        referral = referral_for_user(request.user, pk)
+        referral = referral_row_for_user(request.user, pk)
         request.audit.add(referral)
         serializer = self.Input(data=request.data)
         serializer.is_valid(raise_exception=True)
         capacity = get_object_or_404(
-            Capacity.objects.select_related("location", "product"),
+            Capacity.objects.select_related("location__organisation", "product"),
             pk=serializer.validated_data["capacity"],
             location__organisation__region_id=referral.region_id,
         )

@@ -39,6 +39,12 @@ def referral_for_user(user: User, pk: int) -> Referral:
     )
 
 
+def referral_row_for_user(user: User, pk: int) -> Referral:
+    """The referral alone (no related rows, offers or timeline), or 404 when the user may not
+    see it: for a step that locks and re-reads it anyway."""
+    return get_object_or_404(referrals_visible_to(user).select_related(None).order_by(), pk=pk)
+
+
 def referral_list(user: User, *, open_only: bool, state: str | None = None) -> QuerySet[Referral]:
     referrals = referrals_visible_to(user)
     if open_only:

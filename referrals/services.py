@@ -167,19 +167,25 @@ def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
         created_at=now,
         expires_at=now + timedelta(minutes=referral.region.offer_expiry_minutes),
     )
-    referral_transition(referral=referral, target=State.OFFERED, by=by)
+    referral_transition(referral=referral, target=State.OFFERED, by=by, locked=True)
     notifications.notify_offer_received(offer)
     return offer
 
 
 def _lock_open_offer(offer: Offer) -> Offer:
-    locked = Offer.objects.select_for_update(of=("self",)).select_related("referral", "location").get(pk=offer.pk)
+    locked = Offer.objects.select_for_update(of=("self",)).select_related("location", "product").get(pk=offer.pk)
     if locked.state != OfferState.OPEN:
         raise Conflict(
             _("This offer was already %(state)s.") % {"state": OfferState(locked.state).label.lower()},
             code="offer_answered",
         )
     return locked
+
+
+def _lock_answered_referral(offer: Offer) -> Referral:
+    """The referral of an offer being answered, locked last (every answer locks offer, bed count,
+    referral in that order), with the referrer whom the answer notifies."""
+    return Referral.objects.select_for_update(of=("self",)).select_related("referred_by").get(pk=offer.referral_id)
 
 
 @transaction.atomic
@@ -194,7 +200,8 @@ def offer_accept(*, offer: Offer, by: User, admission_at: datetime | None = None
     offer.answered_by = by
     offer.admission_at = admission_at
     offer.save(update_fields=["state", "answered_at", "answered_by", "admission_at"])
-    referral_transition(referral=offer.referral, target=State.ACCEPTED, by=by)
+    offer.referral = _lock_answered_referral(offer)
+    referral_transition(referral=offer.referral, target=State.ACCEPTED, by=by, locked=True)
     notifications.notify_offer_accepted(offer)
     return offer
 
@@ -208,11 +215,13 @@ def offer_decline(*, offer: Offer, by: User, reason: str, text: str = "") -> Off
     offer = _lock_open_offer(offer)
     _close_offer(offer, state=OfferState.DECLINED, by=by)
     Offer.objects.filter(pk=offer.pk).update(decline_reason=reason, decline_text=text)
+    offer.referral = _lock_answered_referral(offer)
     referral_transition(
         referral=offer.referral,
         target=State.SEARCHING,
         by=by,
         reason=DeclineReason(reason).label + (f": {text}" if text else ""),
+        locked=True,
     )
     notifications.notify_offer_closed(offer, kind=notifications.Kind.OFFER_DECLINED)
     return offer

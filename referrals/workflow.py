@@ -65,13 +65,30 @@ def check_transition(*, referral: Referral, target: str, role: str) -> None:
         raise PermissionDenied(_("Your role may not take this step."))
 
 
-@transaction.atomic
-def referral_transition(*, referral: Referral, target: str, by: User | None, reason: str = "") -> Referral:
+def referral_transition(
+    *, referral: Referral, target: str, by: User | None, reason: str = "", locked: bool = False
+) -> Referral:
     """Move a referral to `target`. `by=None` is the system. Re-reads the row under a lock so
-    two people acting at once cannot both move it."""
-    locked = Referral.objects.select_for_update().get(pk=referral.pk)
-    role = by.role if by is not None else SYSTEM
-    check_transition(referral=locked, target=target, role=role)
+    two people acting at once cannot both move it.
+
+    `locked=True`: the caller's transaction already holds that lock and read `referral` with it
+    (the booking steps), so the row is not read a second time.
+    """
+    if locked:
+        if not transaction.get_connection().in_atomic_block:
+            raise RuntimeError("locked=True needs the caller's transaction holding the row lock")
+        _record_transition(referral, target=target, by=by, reason=reason)
+        return referral
+    with transaction.atomic():
+        row = Referral.objects.select_for_update().get(pk=referral.pk)
+        _record_transition(row, target=target, by=by, reason=reason)
+    referral.state = row.state
+    referral.state_changed_at = row.state_changed_at
+    return row
+
+
+def _record_transition(locked: Referral, *, target: str, by: User | None, reason: str) -> None:
+    check_transition(referral=locked, target=target, role=by.role if by is not None else SYSTEM)
     now = timezone.now()
     ReferralEvent.objects.create(
         referral=locked, from_state=locked.state, to_state=target, actor=by, at=now, reason=reason
@@ -79,6 +96,3 @@ def referral_transition(*, referral: Referral, target: str, by: User | None, rea
     locked.state = target
     locked.state_changed_at = now
     locked.save(update_fields=["state", "state_changed_at"])
-    referral.state = locked.state
-    referral.state_changed_at = now
-    return locked

@@ -112,6 +112,22 @@ def test_my_beds_query_count_does_not_grow_with_locations(make_client, planner, 
         assert client.get(MY_BEDS).status_code == 200
 
 
+def test_a_button_press_with_htmx_costs_a_fixed_number_of_queries(
+    make_client, planner, capacity, django_assert_num_queries
+):
+    second = LocationFactory(organisation=planner.organisation, name="Huis Vaalserberg", pc4="6291")
+    CapacityFactory(location=second, product=product("elv_palliatief"))
+    client = make_client(planner, htmx=True)
+
+    # Session, user with organisation and region, second factor, the count; in the transaction:
+    # the count locked, stored, its history; the organisation's locations and their counts.
+    with django_assert_num_queries(11):
+        response = client.post(save_url(capacity), {"adjust": "available:+1"})
+
+    assert is_location_partial(response, capacity.location)
+    assert counts(capacity)[1] == 4
+
+
 # --- direct entry ----------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import translation
 
 from beds import services
@@ -242,3 +243,29 @@ def test_a_discharge_never_frees_more_beds_than_contracted(location, planner):
     services.capacity_free_bed(capacity_id=capacity.pk, by=planner)
 
     assert _counts(capacity)[:2] == (2, 2)
+
+
+def test_the_booking_steps_add_no_savepoint_and_a_refusal_leaves_the_callers_transaction_usable(
+    capacity, planner, django_assert_num_queries
+):
+    capacity.held = capacity.available - 1
+    capacity.save()
+    with transaction.atomic():
+        # Locked read, count, history: no SAVEPOINT/RELEASE around them, no re-read of the version.
+        with django_assert_num_queries(3):
+            held = services.capacity_hold(capacity_id=capacity.pk, by=planner)
+        with django_assert_num_queries(1), pytest.raises(services.NoFreeBed):
+            services.capacity_hold(capacity_id=capacity.pk, by=planner)
+        # Still usable (a refusal inside a block without savepoint would have broken it).
+        assert Capacity.objects.get(pk=capacity.pk).version == held.version
+        booked = services.capacity_book_held(capacity_id=capacity.pk, by=planner)
+    assert booked.version == Capacity.objects.get(pk=capacity.pk).version == held.version + 1
+
+
+def test_a_button_press_reads_and_locks_the_count_once(capacity, planner, django_assert_num_queries):
+    # Locked read, count, history (in tests the transaction is a savepoint: two more).
+    with django_assert_num_queries(5):
+        adjusted = services.capacity_adjust(capacity_id=capacity.pk, by=planner, field="available", delta=+1)
+
+    assert _counts(capacity)[1] == 4
+    assert adjusted.version == capacity.version

@@ -10,9 +10,10 @@ from rest_framework.test import APIClient
 from stdnum.nl import bsn as nl_bsn
 
 from accounts.models import Role
+from audit.models import AccessLog
 from beds.models import CapacityChange
 from referrals import services
-from referrals.models import Offer, OfferState, Referral, ReferralEvent, State
+from referrals.models import Notification, Offer, OfferState, Referral, ReferralEvent, State
 from tests.factories import RegionFactory, user_with_role
 from tests.referrals.conftest import OTHER_BSN, VALID_BSN, referral_input
 
@@ -24,6 +25,16 @@ def api(user=None) -> APIClient:
     client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     if user is not None:
         client.force_authenticate(user)
+    return client
+
+
+def token_api(user) -> APIClient:
+    """Signed in with an API token as integrations are (force_authenticate skips its query)."""
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    client.key = Token.objects.create(user=user).key
+    client.credentials(HTTP_AUTHORIZATION=f"Token {client.key}")
     return client
 
 
@@ -563,6 +574,54 @@ def test_a_token_authenticates(desk, submitted):
     client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
 
     assert client.get(referral_url(submitted.pk)).status_code == 200
+
+
+def test_an_unknown_token_or_an_inactive_users_token_is_a_401(desk, submitted):
+    desk.coordinator.is_active = False
+    desk.coordinator.save()
+
+    for key in ("0123456789abcdef", token_api(desk.coordinator).key):
+        client = APIClient(HTTP_ACCEPT_LANGUAGE="en", HTTP_AUTHORIZATION=f"Token {key}")
+        assert_error(client.get(referral_url(submitted.pk)), 401, "authentication_failed")
+
+
+# --- Query counts of the booking path (README, Performance) ---------------------------------
+
+
+def test_offer_and_acceptance_cost_a_fixed_number_of_queries(desk, searching, django_assert_num_queries):
+    coordinator, planner = token_api(desk.coordinator), token_api(desk.planner)
+
+    # Token with user and organisation, referral, bed count; in the transaction: referral and bed
+    # count locked, count, history, offer, event, referral state, planners, their notification;
+    # then the access log. (In tests the transaction's BEGIN and COMMIT are a savepoint's.)
+    with django_assert_num_queries(15):
+        sent = coordinator.post(referral_url(searching.pk, "offers"), {"capacity": desk.capacity.pk}, format="json")
+    assert sent.status_code == 201, sent.content
+
+    # Token, offer; in the transaction: offer, bed count and referral locked, count, history, offer,
+    # event, referral state, the referrer's notification; then the access log.
+    with django_assert_num_queries(14):
+        accepted = planner.post(offer_url(sent.json()["id"], "accept"), {}, format="json")
+    assert accepted.status_code == 200, accepted.content
+    assert (accepted.json()["product"], accepted.json()["location_name"]) == ("elv_hoog", desk.location.name)
+    assert counts(desk.capacity) == (5, 0, 0)
+    notified = Notification.objects.filter(referral=searching, kind__startswith="offer_").values_list("user", "kind")
+    assert set(notified) == {(desk.planner.pk, "offer_received"), (desk.gp.pk, "offer_accepted")}
+    logged = AccessLog.objects.filter(referral=searching, patient=searching.patient_id).values_list("user", "outcome")
+    assert sorted(logged) == sorted([(desk.coordinator.pk, "ok"), (desk.planner.pk, "ok")])
+
+
+def test_an_offer_refused_for_want_of_a_bed_costs_a_fixed_number_of_queries(desk, searching, django_assert_num_queries):
+    desk.capacity.available = 0
+    desk.capacity.save()
+    coordinator = token_api(desk.coordinator)
+
+    # Token, referral, bed count; referral and bed count locked, rolled back; the access log.
+    # (In tests the rollback is a savepoint's: two statements where production sends one.)
+    with django_assert_num_queries(9):
+        response = coordinator.post(referral_url(searching.pk, "offers"), {"capacity": desk.capacity.pk}, format="json")
+
+    assert_error(response, 409, "no_free_bed")
 
 
 # --- OpenAPI --------------------------------------------------------------------------------

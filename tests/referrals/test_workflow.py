@@ -4,9 +4,10 @@ so a change to the rules must change this table too."""
 import itertools
 
 import pytest
+from django.db import transaction
 
 from elvdesk.errors import Conflict, PermissionDenied
-from referrals.models import ReferralEvent, State
+from referrals.models import Referral, ReferralEvent, State
 from referrals.workflow import SYSTEM, TRANSITIONS, check_transition, referral_transition
 
 GP, NURSE, PROVIDER, DESK, ADMIN, ANALYST = (
@@ -93,3 +94,27 @@ def test_a_transition_checks_the_state_in_the_database_not_a_stale_copy(desk, su
     referral_transition(referral=submitted, target="triage", by=desk.coordinator)
     with pytest.raises(Conflict):
         referral_transition(referral=stale_copy, target="triage", by=desk.coordinator)
+
+
+def test_a_caller_holding_the_lock_moves_the_referral_without_reading_it_again(
+    desk, submitted, django_assert_num_queries
+):
+    with transaction.atomic():
+        locked = Referral.objects.select_for_update().get(pk=submitted.pk)
+        with django_assert_num_queries(2):  # the event and the new state
+            moved = referral_transition(referral=locked, target="triage", by=desk.coordinator, locked=True)
+        with pytest.raises(Conflict), django_assert_num_queries(0):
+            referral_transition(referral=locked, target="admitted", by=desk.coordinator, locked=True)
+
+    submitted.refresh_from_db()
+    assert moved is locked and submitted.state == locked.state == "triage"
+    assert list(ReferralEvent.objects.filter(referral=submitted).values_list("to_state", flat=True)) == [
+        "submitted",
+        "triage",
+    ]
+
+
+def test_locked_needs_the_callers_transaction(desk, submitted, monkeypatch):
+    with monkeypatch.context() as outside_any_transaction, pytest.raises(RuntimeError):
+        outside_any_transaction.setattr(transaction.get_connection(), "in_atomic_block", False)
+        referral_transition(referral=submitted, target="triage", by=desk.coordinator, locked=True)
