@@ -5,12 +5,13 @@ error shape (elvdesk/api_errors.py)."""
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import OrganisationTokenAuthentication
 from accounts.models import Role, User
 from accounts.permissions import role_permission
 from beds.api import CapacityOutput
@@ -108,7 +109,7 @@ class CapacityBulkApi(ChallengeAllSchemes, APIView):
     again changes nothing and adds no history.
     """
 
-    authentication_classes = [TokenAuthentication, ApiKeyAuthentication, SessionAuthentication]
+    authentication_classes = [OrganisationTokenAuthentication, ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
     parser_classes = [JSONParser]  # nested lists: JSON only
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.utils.mediatypes import media_type_matches
 from rest_framework.views import APIView
 
+from accounts.authentication import OrganisationTokenAuthentication
 from elvdesk.errors import DomainError
 from interop.authentication import ApiKeyAuthentication, ChallengeAllSchemes
 
@@ -178,7 +179,7 @@ class FhirView(ChallengeAllSchemes, APIView):
     renderer_classes = [FhirJsonRenderer]
     parser_classes = [FhirJsonParser, JSONParser]
     content_negotiation_class = FhirContentNegotiation
-    authentication_classes = [TokenAuthentication, ApiKeyAuthentication, SessionAuthentication]
+    authentication_classes = [OrganisationTokenAuthentication, ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [SameRegionReader]
 
     def get_exception_handler(self):

@@ -18,10 +18,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from accounts.authentication import OrganisationTokenAuthentication
 from accounts.models import Role
 from accounts.permissions import role_permission
 from audit.trail import AuditedApiMixin
@@ -53,7 +54,7 @@ from referrals.selectors import referral_for_user, referrals_visible_to
 
 REFERRERS = (Role.GP, Role.TRANSFER_NURSE)
 CAN_SEE_REFERRALS = (*REFERRERS, Role.PROVIDER_STAFF, Role.COORDINATOR)
-PERSON_AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+PERSON_AUTHENTICATION = [OrganisationTokenAuthentication, SessionAuthentication]
 DEFAULT_NEAR_KM = 50.0
 MAX_NEAR_KM = 500.0
 
