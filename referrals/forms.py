@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from elvdesk.forms import PlainSelect
 from providers.models import Feature, Insurer, Product
 from providers.postcodes import normalise_postcode, postcode_area
 from referrals.models import DeclineReason, DischargeDestination, Origin, RedirectTarget, Sex, State, Urgency
@@ -113,7 +114,10 @@ class StepForm(forms.Form):
     target = forms.ChoiceField(choices=State.choices)
     reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     redirect_target = forms.ChoiceField(
-        label=_("Redirect to"), choices=[("", "—"), *RedirectTarget.choices], required=False
+        label=_("Redirect to"),
+        choices=[("", "—"), *RedirectTarget.choices],
+        required=False,
+        widget=PlainSelect,  # on every view of an open referral's page
     )
 
 

@@ -1,11 +1,12 @@
 """Who sees which referral (design.md §2): the referring organisation, providers that have
 (had) an offer, and the desk of the region. Nobody else — not admins, not analysts."""
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
+from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Role, User
-from referrals.models import OPEN_STATES, Offer, OfferState, Referral, ReferralEvent, State
+from referrals.models import OPEN_STATES, Escalation, Offer, OfferState, Referral, ReferralEvent, State
 
 
 def referrals_visible_to(user: User) -> QuerySet[Referral]:
@@ -39,6 +40,50 @@ def referral_for_user(user: User, pk: int) -> Referral:
     )
 
 
+def _any_of_the_referral(model) -> RawSQL:
+    """Whether the referral has rows of `model`, as plain SQL: built by the ORM (Exists over a
+    queryset) it cost nearly as much as the query it saves."""
+    table, column, outer = model._meta.db_table, model._meta.get_field("referral").column, Referral._meta.db_table
+    sql = f"EXISTS (SELECT 1 FROM {table} WHERE {column} = {outer}.id)"  # nosec B608: names from the models
+    return RawSQL(sql, [], output_field=BooleanField())  # nosec B611: no parameters, names from the models
+
+
+def referral_page_for_user(user: User, pk: int) -> Referral:
+    """The referral with what its page shows, or 404 when the user may not see it: its care
+    needs and timeline, and in `page_offers` and `page_escalations` its offers and escalations.
+
+    Cheaper than referral_for_user, for the page every user opens most:
+    - two joins fewer: PostgreSQL spent longer planning the seven-table join (1.7 ms) than
+      running all of the page's queries. The page shows no offer's product or answerer, and the
+      referrer is nearly always on the timeline already (who submitted); otherwise it is read
+      when shown;
+    - offers and escalations are read only when there are any (most open referrals have none
+      yet): two EXISTS in the first query cost less than the two queries."""
+    referral = get_object_or_404(
+        referrals_visible_to(user)
+        .select_related(None)
+        .select_related("patient", "patient__insurer", "product", "organisation", "region")
+        .annotate(has_offers=_any_of_the_referral(Offer), has_escalations=_any_of_the_referral(Escalation))
+        .prefetch_related("care_needs", Prefetch("events", queryset=ReferralEvent.objects.select_related("actor"))),
+        pk=pk,
+    )
+    lookups = []
+    if referral.has_offers:
+        offers = Offer.objects.select_related("location", "location__organisation")
+        lookups.append(Prefetch("offers", queryset=offers, to_attr="page_offers"))
+    else:
+        referral.page_offers = []
+    if referral.has_escalations:
+        lookups.append(Prefetch("escalations", to_attr="page_escalations"))
+    else:
+        referral.page_escalations = []
+    prefetch_related_objects([referral], *lookups)
+    actors = {event.actor_id: event.actor for event in referral.events.all() if event.actor_id is not None}
+    if referral.referred_by_id in actors:
+        referral.referred_by = actors[referral.referred_by_id]
+    return referral
+
+
 def referral_row_for_user(user: User, pk: int) -> Referral:
     """The referral alone (no related rows, offers or timeline), or 404 when the user may not
     see it: for a step that locks and re-reads it anyway."""
@@ -69,8 +114,6 @@ def offer_for_provider(user: User, pk: int) -> Offer:
 
 def escalation_list(user: User, *, open_only: bool = True):
     """Escalations of the referrals the user may see (the desk: its region), newest first."""
-    from referrals.models import Escalation
-
     escalations = Escalation.objects.filter(referral__in=referrals_visible_to(user).values("pk")).select_related(
         "referral", "referral__patient", "referral__product", "referral__organisation"
     )

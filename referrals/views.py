@@ -25,9 +25,15 @@ from referrals.forms import (
     ReferralForm,
     StepForm,
 )
-from referrals.matching import match_locations
-from referrals.models import OfferState, RedirectTarget, ReferralDraft, State
-from referrals.selectors import escalation_list, offer_for_provider, referral_for_user, referral_list
+from referrals.models import OfferState, ReferralDraft, State
+from referrals.selectors import (
+    escalation_list,
+    offer_for_provider,
+    referral_for_user,
+    referral_list,
+    referral_page_for_user,
+)
+from referrals.suggestions_cache import suggestions_html
 from referrals.workflow import allowed_targets
 
 REFERRERS = (Role.GP, Role.TRANSFER_NURSE)
@@ -170,7 +176,7 @@ def referral_index(request):
 def _detail_context(request, referral, forms: dict | None = None) -> dict:
     user = request.user
     forms = forms or {}
-    offers = list(referral.offers.all())
+    offers = referral.page_offers
     own_offer = next(
         (
             offer
@@ -180,32 +186,45 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
         ),
         None,
     )
+    is_provider = user.role == Role.PROVIDER_STAFF
     targets = allowed_targets(state=referral.state, role=user.role)
+    step_targets = [t for t in targets if t in (State.TRIAGE, State.SEARCHING, State.CANCELLED, State.REDIRECTED)]
     may_offer = State.OFFERED in targets and (
         user.role == Role.COORDINATOR or referral.region.self_service_allowed(timezone.now())
     )
-    context = {
+    may_answer = own_offer is not None and own_offer.state == OfferState.OPEN
+    may_admit = (
+        is_provider
+        and own_offer is not None
+        and own_offer.state == OfferState.ACCEPTED
+        and referral.state == State.ACCEPTED
+    )
+    may_discharge = is_provider and own_offer is not None and referral.state == State.ADMITTED
+    # Only the forms of the steps this user can take now are built (None hides their section);
+    # the page used to build all five on every view.
+    this_minute = timezone.localtime().replace(second=0, microsecond=0)
+    return {
         "referral": referral,
         "offers": offers,
         "events": referral.events.all(),
         "own_offer": own_offer,
-        "targets": [t for t in targets if t in (State.TRIAGE, State.SEARCHING, State.CANCELLED, State.REDIRECTED)],
-        "redirect_targets": RedirectTarget.choices,
-        "step_form": forms.get("step") or StepForm(),
-        "accept_form": forms.get("accept")
-        or OfferAcceptForm(initial={"admission_at": timezone.localtime().replace(second=0, microsecond=0)}),
-        "decline_form": forms.get("decline") or OfferDeclineForm(),
-        "admit_form": forms.get("admit")
-        or AdmitForm(initial={"admitted_at": timezone.localtime().replace(second=0, microsecond=0)}),
-        "discharge_form": forms.get("discharge")
-        or DischargeForm(initial={"discharged_at": timezone.localtime().replace(second=0, microsecond=0)}),
-        "suggestions": match_locations(referral=referral) if may_offer and referral.state == State.SEARCHING else [],
+        "targets": step_targets,
+        "step_form": (forms.get("step") or StepForm()) if step_targets else None,
+        "accept_form": (forms.get("accept") or OfferAcceptForm(initial={"admission_at": this_minute}))
+        if may_answer
+        else None,
+        "decline_form": (forms.get("decline") or OfferDeclineForm()) if may_answer else None,
+        "admit_form": (forms.get("admit") or AdmitForm(initial={"admitted_at": this_minute})) if may_admit else None,
+        "discharge_form": (forms.get("discharge") or DischargeForm(initial={"discharged_at": this_minute}))
+        if may_discharge
+        else None,
+        "suggestions_html": suggestions_html(request, referral=referral)
+        if may_offer and referral.state == State.SEARCHING
+        else "",
         "may_offer": may_offer,
-        "is_provider": user.role == Role.PROVIDER_STAFF,
         "stay": getattr(referral, "stay", None) if referral.state in (State.ADMITTED, State.DISCHARGED) else None,
-        "escalations": list(referral.escalations.all()),  # one query, however many there are
+        "escalations": referral.page_escalations,
     }
-    return context
 
 
 @login_required
@@ -213,7 +232,7 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
 @role_required(*CAN_SEE_REFERRALS)
 @require_GET
 def referral_detail(request, pk: int):
-    referral = referral_for_user(request.user, pk)
+    referral = referral_page_for_user(request.user, pk)
     request.audit.add(referral)
     return render(request, DETAIL_TEMPLATE, _detail_context(request, referral))
 
@@ -242,7 +261,7 @@ def _act(request, referral, action, *, form_key: str | None = None, form=None, s
 
 
 def _render_refused(request, referral, form_key, form, status: int = 400):
-    referral = referral_for_user(request.user, referral.pk)
+    referral = referral_page_for_user(request.user, referral.pk)
     if (referral.pk, referral.patient_id) not in request.audit.subjects:
         request.audit.add(referral)
     forms = {form_key: form} if form_key else {}
