@@ -11,6 +11,7 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils import timezone
 
 from audit.models import AccessLog, Channel, Outcome
 
@@ -64,11 +65,13 @@ def write_trail(request, trail: AuditTrail, *, status_code: int, attempted_refer
     if isinstance(attempted_referral_id, int) and not 0 <= attempted_referral_id <= MAX_ID:
         attempted_referral_id = None  # no referral has this id; the path still records what was asked
     subjects = trail.subjects or [(attempted_referral_id, None)]
+    # Ids rather than objects and one timestamp for all rows: a board view writes a row per card.
     common = {
-        "user": user,
+        "at": timezone.now(),
+        "user_id": user.pk if user else None,
         "user_name": user.get_username() if user else "anonymous",
         "role": getattr(user, "role", "") or "",
-        "organisation": organisation,
+        "organisation_id": organisation.pk if organisation else None,
         "organisation_name": organisation.name if organisation else "",
         "on_behalf_of": getattr(request, "audit_on_behalf_of", ""),
         "action": trail.action,
@@ -77,12 +80,9 @@ def write_trail(request, trail: AuditTrail, *, status_code: int, attempted_refer
         "source_address": request.META.get("REMOTE_ADDR") or None,
         "path": request.path[:300],
     }
-    rows = [AccessLog(referral_id=referral_id, patient_id=patient_id, **common) for referral_id, patient_id in subjects]
-    if len(rows) == 1:
-        # The usual case: one INSERT commits by itself, where bulk_create adds BEGIN and COMMIT.
-        rows[0].save(force_insert=True)
-    else:
-        AccessLog.objects.bulk_create(rows)
+    AccessLog.objects.append(
+        [{"referral_id": referral_id, "patient_id": patient_id, **common} for referral_id, patient_id in subjects]
+    )
 
 
 def audited(

@@ -231,7 +231,7 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=12.0, help="measured seconds per step (full)")
     parser.add_argument("--small-duration", type=float, default=8.0, help="measured seconds per step (small)")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before each step")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers (3, as in the production image)")
     parser.add_argument("--port", type=int, default=8800, help="first port (8800–8899 are the benchmark's)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--skip-small", action="store_true", help="no scaling check")

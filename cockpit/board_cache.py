@@ -11,25 +11,19 @@ so a workflow step, an escalation or a bed count shows on the very next request:
 - the poll interval the time falls in, because the SLA texts and waiting times move with the
   clock; edits outside the workflow (the admin) show within that interval too.
 
-The CSRF token of each card's forms is personal, so the cached HTML carries a random
-placeholder that each request replaces with its own token (the token a normal render would put
-there: one masked token per response).
+The CSRF token of each card's forms is personal: see elvdesk.fragments.
 """
 
 import hashlib
-import secrets
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import connection
-from django.middleware.csrf import get_token
-from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from beds.selectors import region_counts_sql
 from cockpit.board import regional_board
+from elvdesk.fragments import shared_fragment
 from providers.models import Region
 from referrals.models import OPEN_STATES, Escalation, Referral
 
@@ -78,23 +72,18 @@ def _cache_key(*, user, filters: dict, poll_seconds: int) -> str:
 
 def board_columns(request, *, filters: dict, context: dict, poll_seconds: int) -> BoardColumns:
     """The board's columns for the user of `request` and the cleaned `filters`; `context` is what
-    the columns template needs besides the board (the page's address and choices)."""
-    key = _cache_key(user=request.user, filters=filters, poll_seconds=poll_seconds)
-    entry = cache.get(key)
-    if entry is None:
+    the columns template needs besides the board (the page's address)."""
+
+    def render_context():
         board = regional_board(user=request.user, **filters)
-        placeholder = secrets.token_hex(16)
-        html = render_to_string(COLUMNS_TEMPLATE, {**context, "board": board, "csrf_token": placeholder})
-        entry = {
-            "html": html,
-            "placeholder": placeholder,
-            "total": board.total,
-            "subjects": [(card.pk, card.patient_id) for card in board.referrals],
-        }
-        cache.set(key, entry, poll_seconds * 2)
-    html = entry["html"].replace(entry["placeholder"], get_token(request))
-    return BoardColumns(
-        html=mark_safe(html),  # nosec B308 B703: our own template's output, escaped when it was rendered
-        total=entry["total"],
-        subjects=entry["subjects"],
+        subjects = [(card.pk, card.patient_id) for card in board.referrals]
+        return {**context, "board": board}, {"total": board.total, "subjects": subjects}
+
+    fragment = shared_fragment(
+        request,
+        key=_cache_key(user=request.user, filters=filters, poll_seconds=poll_seconds),
+        timeout=poll_seconds * 2,
+        template=COLUMNS_TEMPLATE,
+        context=render_context,
     )
+    return BoardColumns(html=fragment.html, total=fragment.facts["total"], subjects=fragment.facts["subjects"])

@@ -1,9 +1,11 @@
+from datetime import UTC, datetime
+
 import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from rest_framework.test import APIClient
 
-from audit.models import AccessLog
+from audit.models import APPEND_BATCH, AccessLog
 from referrals.models import Referral
 from tests.factories import RegionFactory, user_with_role
 from tests.referrals.conftest import VALID_BSN
@@ -133,3 +135,49 @@ def test_admin_views_of_patient_data_are_logged(desk, submitted, client):
     assert AccessLog.objects.filter(channel="admin", action="read", referral_id=submitted.pk).count() == 1
     client.get("/admin/referrals/patient/")
     assert AccessLog.objects.filter(channel="admin", action="search").count() == 1
+
+
+def _row(n: int, at) -> dict:
+    return {
+        "at": at,
+        "user_id": None,
+        "user_name": f"job {n}",
+        "role": "",
+        "organisation_id": None,
+        "organisation_name": "",
+        "on_behalf_of": "",
+        "action": "export",
+        "channel": "job",
+        "patient_id": n,
+        "referral_id": n,
+        "outcome": "ok",
+        "source_address": "192.0.2.1",
+        "path": "/export/",
+    }
+
+
+def test_append_writes_every_field_of_every_row_in_batches(db):
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    count = APPEND_BATCH * 2 + 7  # three INSERT statements
+    AccessLog.objects.append([_row(n, at) for n in range(1, count + 1)])
+
+    assert AccessLog.objects.count() == count
+    last = AccessLog.objects.get(referral_id=count)
+    assert (last.at, last.user_name, last.action, last.channel, last.patient_id, last.source_address, last.path) == (
+        at,
+        f"job {count}",
+        "export",
+        "job",
+        count,
+        "192.0.2.1",
+        "/export/",
+    )
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_append_of_several_batches_is_all_or_nothing():
+    rows = [_row(n, datetime(2026, 3, 1, tzinfo=UTC)) for n in range(1, APPEND_BATCH + 2)]
+    rows[-1]["action"] = None  # the second INSERT fails: the column is NOT NULL
+    with pytest.raises(DatabaseError):
+        AccessLog.objects.append(rows)
+    assert AccessLog.objects.count() == 0

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from beds import services as beds
-from referrals import suggestions_cache
+from elvdesk import fragments
 from referrals.models import Offer
 from tests.factories import user_with_role
 
@@ -38,13 +38,13 @@ def client_for(user, *, language: str = "en") -> Client:
 def renders(monkeypatch):
     """How often the suggestions were rendered rather than read from the cache."""
     calls = []
-    original = suggestions_cache.render_to_string
+    original = fragments.render_to_string
 
     def counting(*args, **kwargs):
         calls.append(args[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(suggestions_cache, "render_to_string", counting)
+    monkeypatch.setattr(fragments, "render_to_string", counting)
     return calls
 
 
