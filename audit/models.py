@@ -1,3 +1,5 @@
+from contextlib import nullcontext
+
 from django.conf import settings
 from django.db import connections, models, transaction
 from django.utils import timezone
@@ -51,10 +53,11 @@ class AccessLogQuerySet(models.QuerySet):
         table = connection.ops.quote_name(self.model._meta.db_table)
         columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
         row_placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        # Several batches go in together or not at all.
-        with transaction.atomic(using=self.db, savepoint=False), connection.cursor() as cursor:
-            for start in range(0, len(rows), APPEND_BATCH):
-                batch = rows[start : start + APPEND_BATCH]
+        batches = [rows[start : start + APPEND_BATCH] for start in range(0, len(rows), APPEND_BATCH)]
+        # One INSERT is atomic by itself (no BEGIN and COMMIT around it); several go in together.
+        together = transaction.atomic(using=self.db, savepoint=False) if len(batches) > 1 else nullcontext()
+        with together, connection.cursor() as cursor:
+            for batch in batches:
                 values = [field.get_db_prep_save(row[field.attname], connection) for row in batch for field in fields]
                 placeholders = ", ".join([row_placeholders] * len(batch))
                 sql = f"INSERT INTO {table} ({columns}) VALUES {placeholders}"  # nosec B608: names from the model
