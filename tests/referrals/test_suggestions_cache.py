@@ -5,8 +5,10 @@ and the list is never older than the region's bed counts, nor shared between lan
 import re
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Role
 from beds import services as beds
@@ -15,6 +17,13 @@ from referrals.models import Offer
 from tests.factories import user_with_role
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _clock_stands_still():
+    """The cached list is keyed by the minute: two views must not straddle a minute boundary."""
+    with time_machine.travel(timezone.now(), tick=False):
+        yield
 
 
 def page(client, referral) -> str:
