@@ -9,10 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them. The project itself is not a
-# package (pyproject has `packages = []`): this installs only what pyproject.toml depends on.
-COPY pyproject.toml ./
-RUN pip install .
+# Dependencies first, so a code change does not reinstall them: exactly the locked set, every
+# package checked against its hash (requirements/app.txt, written by `make lock`). The project
+# itself is not a package (pyproject has `packages = []`).
+COPY requirements/app.txt ./requirements/app.txt
+RUN pip install --require-hashes -r requirements/app.txt
 
 COPY . .
 

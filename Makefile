@@ -7,37 +7,61 @@
 #   make test   create .venv, install and run the test suite (pytest)
 #   make lint   ruff check
 #
-# The install step re-runs only when pyproject.toml changes (stamp file .venv/.installed).
+#   make lock   regenerate requirements/*.txt from pyproject.toml (UPGRADE=1: newest allowed)
+#
+# .venv is rebuilt from requirements/dev.txt whenever that file changes (stamp .venv/.installed).
 
 VENV    := .venv
 BIN     := $(VENV)/bin
 PY      := $(BIN)/python
 STAMP   := $(VENV)/.installed
+# The locked dependency sets (exact versions with hashes), written by `make lock` from
+# pyproject.toml: app.txt for the image, dev.txt for make run / test / CI, bench.txt for make bench.
+LOCK_APP   := requirements/app.txt
+LOCK_DEV   := requirements/dev.txt
+LOCK_BENCH := requirements/bench.txt
 # The embedded default: DEBUG on, no DATABASE_URL (SQLite file), no REDIS_URL (tasks in-process).
 DEV_ENV := DEBUG=1
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/beds"`.
 PYTEST_ARGS ?=
+# `make lock UPGRADE=1` moves every pin to the newest release pyproject.toml allows.
+UPGRADE ?=
 
-.PHONY: venv install messages run test lint security bench screenshots clean
+.PHONY: venv install lock messages run test lint format security bench screenshots clean
 
 venv install: $(STAMP)
 
-# Python 3.11 exactly: python3.11 if it exists, else python3 when that is 3.11.
-$(PY):
+# $(call fresh_venv,DIR): a new, empty virtualenv in DIR with Python 3.11 exactly (python3.11 if it
+# exists, else python3 when that is 3.11). The environment is rebuilt from scratch whenever its
+# lock file changes, so it holds exactly the locked set and nothing left over from an older one.
+define fresh_venv
 	@py="$$(command -v python3.11 || true)"; \
 	if [ -z "$$py" ]; then py="$$(command -v python3 || true)"; fi; \
 	if [ -z "$$py" ] || ! "$$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
 		echo "ELV bed desk needs Python 3.11 (python3.11, or python3 being 3.11); none found." >&2; \
 		exit 1; \
 	fi; \
-	echo "Creating $(VENV) with $$py"; \
-	"$$py" -m venv $(VENV)
+	rm -rf $(1); \
+	echo "Creating $(1) with $$py"; \
+	"$$py" -m venv $(1)
+endef
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[dev]"
+# --require-hashes: every package, dependencies included, must be pinned with a matching hash.
+$(STAMP): $(LOCK_DEV)
+	$(call fresh_venv,$(VENV))
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_DEV)
 	@touch $@
+
+# Regenerate the lock files from pyproject.toml with uv (itself locked in dev.txt). Existing pins
+# are kept unless pyproject.toml no longer allows them; UPGRADE=1 takes the newest allowed.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock: $(STAMP)
+	$(UV_COMPILE) -o $(LOCK_APP)
+	$(UV_COMPILE) --extra dev -o $(LOCK_DEV)
+	$(UV_COMPILE) --extra dev --extra bench -o $(LOCK_BENCH)
 
 # Compiled .mo files are committed, so a machine without GNU gettext (msgfmt) still runs in Dutch.
 messages: $(STAMP)
@@ -63,6 +87,11 @@ test: $(STAMP) messages
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Static security checks (CI runs this). bandit must be clean. pip-audit needs PyPI's per-version
 # vulnerability data; where that cannot be reached it says so instead of pretending to be clean.
@@ -77,15 +106,18 @@ security: $(STAMP)
 # The benchmark at national scale (bench/run.py): PostgreSQL and Redis of this machine, or
 # DATABASE_URL / REDIS_URL; it drops and recreates <db>_bench_full and <db>_bench_small.
 # Extra arguments: `make bench BENCH_ARGS="--duration 5 --skip-small"` (see python -m bench.run --help).
-BENCH_STAMP := $(VENV)/.installed-bench
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS  ?=
 
-$(BENCH_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+# A separate environment, so the locust extra never leaks into the one make test uses.
+$(BENCH_STAMP): $(LOCK_BENCH)
+	$(call fresh_venv,$(BENCH_VENV))
+	$(BENCH_VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCK_BENCH)
 	@touch $@
 
-bench: $(STAMP) $(BENCH_STAMP)
-	$(PY) -m bench.run $(BENCH_ARGS)
+bench: $(BENCH_STAMP) messages
+	$(BENCH_VENV)/bin/python -m bench.run $(BENCH_ARGS)
 
 # The README's "First five minutes" screenshots (docs/screenshots/): demo data in a throw-away
 # SQLite database, the app on 127.0.0.1, each role logged in with Debian's Chromium.

@@ -124,7 +124,7 @@ class CapacityChange(models.Model):
         return f"{self.capacity} @ {self.changed_at:%Y-%m-%d %H:%M}"
 
 
-# --- Background jobs (design.md §7): daily overview snapshots and stale-count reminders --------
+# --- Background jobs (docs/architecture.md §5): daily overview snapshots and stale-count reminders
 
 
 class BedOverviewSnapshot(models.Model):

@@ -1,4 +1,4 @@
-"""The daily bed overview per region (design.md §7): snapshots, subscriptions and the e-mail.
+"""The daily bed overview per region (docs/architecture.md §5.2): snapshots, subscriptions and the e-mail.
 
 A region lists its overview times ("07:30,16:00", Europe/Amsterdam). A periodic job asks
 `due_overview_slots()` which slot of today has passed without a snapshot and creates it with

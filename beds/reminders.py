@@ -1,4 +1,4 @@
-"""Reminders for stale bed counts with a one-click signed "klopt nog" link (design.md §7).
+"""Reminders for stale bed counts with a one-click signed "klopt nog" link (docs/architecture.md §5.3).
 
 A location whose counts are older than its region's limit gets one reminder per planner of
 its organisation. The link carries a signature (own salt, so no other signed value of the

@@ -102,7 +102,7 @@ def collectstatic_if_needed(env: dict) -> float:
     """Production settings serve hashed, compressed static files (WhiteNoise), which needs
     collectstatic; it is slow (Brotli), so it runs only when a source is newer than the manifest."""
     manifest = ROOT / "staticfiles" / "staticfiles.json"
-    sources = [ROOT / "static", ROOT / "pyproject.toml", *ROOT.glob(".venv/.installed*")]
+    sources = [ROOT / "static", ROOT / "requirements" / "bench.txt"]
     newest = max(
         (path.stat().st_mtime for source in sources if source.exists() for path in [source, *source.rglob("*")]),
         default=0,

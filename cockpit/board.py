@@ -1,6 +1,6 @@
 """The regional board ("Regiobord"): open referrals per state, with their SLA and next step.
 
-Reads only; a fixed number of queries whatever the number of referrals (design.md §9):
+Reads only; a fixed number of queries whatever the number of referrals (docs/architecture.md §6.1):
 counts per state, the cards (at most BOARD_COLUMN_LIMIT per state, most urgent first),
 their care needs, current offers and open escalations, and for the cards that are searching a
 bed the best location to offer (the same order as the referral page's suggestions).

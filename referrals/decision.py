@@ -1,4 +1,4 @@
-"""Decision support after the LHV afwegingsinstrument (design.md §6). Advice, never a gate."""
+"""Decision support after the LHV afwegingsinstrument (docs/architecture.md §2.4). Advice, never a gate."""
 
 from dataclasses import dataclass, field
 

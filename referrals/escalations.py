@@ -1,4 +1,4 @@
-"""The escalation ladder (design.md §7): referrals that need the desk's attention.
+"""The escalation ladder (docs/architecture.md §2.8): referrals that need the desk's attention.
 
 A periodic job (`escalations_update`) raises what is due and resolves what is no longer:
 

@@ -1,4 +1,4 @@
-"""Ranks locations for a referral (design.md §6) and says why, in words."""
+"""Ranks locations for a referral (docs/architecture.md §2.3) and says why, in words."""
 
 import hashlib
 import time

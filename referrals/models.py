@@ -296,7 +296,7 @@ class EscalationKind(models.TextChoices):
 
 
 class Escalation(models.Model):
-    """A referral that needs the desk's attention (design.md §7), raised and resolved by a
+    """A referral that needs the desk's attention (docs/architecture.md §2.8), raised and resolved by a
     periodic job. Each cause is recorded once while open (an unanswered offer once ever); it is
     resolved when the cause is gone. `details` holds hints such as free beds in neighbouring
     regions at the moment it was raised (no patient data)."""

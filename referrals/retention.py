@@ -1,4 +1,4 @@
-"""Retention (design.md §7): forget who a patient was once the region's term has passed.
+"""Retention (docs/architecture.md §2.9): forget who a patient was once the region's term has passed.
 
 A patient is pseudonymised when every referral of theirs is closed (discharged, cancelled or
 redirected) for longer than its region's `retention_days`; a patient with a live or recently

@@ -1,4 +1,4 @@
-"""Who sees which referral (design.md §2): the referring organisation, providers that have
+"""Who sees which referral (docs/architecture.md §2.5): the referring organisation, providers that have
 (had) an offer, and the desk of the region. Nobody else — not admins, not analysts."""
 
 from django.db.models import BooleanField, Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects

@@ -1,4 +1,4 @@
-"""The referral state machine (design.md §5): every allowed transition and who may take it.
+"""The referral state machine (docs/architecture.md §2.2): every allowed transition and who may take it.
 
 All state changes go through `referral_transition`, which locks the referral, refuses what is
 not in TRANSITIONS with a Conflict (HTTP 409), and writes one ReferralEvent.

@@ -40,11 +40,10 @@ def celery_configured(**values):
 
 
 def broker_down():
-    """Not eager, broker on a closed port, publishing without Celery's own retries (the
-    Redis client still retries briefly: about two seconds per message)."""
+    """Not eager, broker on a closed port; publishing as configured in settings (no Celery
+    retries, CELERY_TASK_PUBLISH_RETRY), so tests see what production does."""
     return celery_configured(
         task_always_eager=False,
         broker_url=CLOSED_PORT_BROKER,
         broker_connection_timeout=0.5,
-        task_publish_retry=False,
     )

@@ -5,26 +5,98 @@ subfolders.
 
 - With CI=true the session fails at once unless it runs on PostgreSQL and a Redis that answers:
   CI must never pass on the embedded SQLite default by accident.
-- `browser` gives a headless Debian Chromium driven by Playwright's sync API (no browser download).
-  Outside CI a machine without /usr/bin/chromium skips browser tests with the reason; in CI it fails.
-  Use it with pytest-django's `live_server` and `@pytest.mark.django_db(transaction=True, ...)`.
+- `browser` gives a headless Debian Chromium driven by Playwright's sync API (no browser download),
+  one per session; `new_page` opens a fresh context per user and keeps a trace and screenshots
+  of failed tests under test-artifacts/failures/. Outside CI a machine without /usr/bin/chromium
+  skips browser tests with the reason; in CI it fails. Use it with pytest-django's `live_server`
+  and `@pytest.mark.django_db(transaction=True, ...)`.
+- `redis_url` and `real_cache` give a test the real Redis (skipped without one, failing in CI);
+  everything else runs with in-process Celery and an in-memory cache (elvdesk/settings_test.py).
 """
 
 import os
 import re
+import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+# --- The clock ------------------------------------------------------------------------------
+
+# Every test starts at this moment, whenever the suite runs: a Wednesday at 10:00 in Amsterdam
+# (office hours; the desk's own demo default lets referrers offer only outside them). The clock
+# ticks from there, so a test sees time pass as usual. A test about another moment travels there
+# itself (time_machine.travel, nested inside this one). In the future, so cookies the server
+# sets for a year are not already expired in the real browser of the browser tests.
+DEFAULT_START = "2031-03-12T10:00:00+01:00"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--start-clock",
+        default=DEFAULT_START,
+        help=f"ISO moment at which every test starts (default {DEFAULT_START}); try another to see "
+        "that no test depends on the time of day, e.g. --start-clock=2031-03-15T23:59:58+01:00",
+    )
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+    from django.db import connection
+
+    redis_url = settings.TEST_REDIS_URL or "none (tests marked redis skip)"
+    return [
+        f"elvdesk: database {connection.vendor}, Redis for the real-Redis tests {redis_url}, "
+        f"CI={'yes' if in_ci() else 'no'}; the app under test: Celery eager, cache in memory",
+        f"elvdesk: every test starts at {config.getoption('start_clock')} (ticking)",
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock(request):
+    """Start the test at the session's fixed moment; time ticks on from there."""
+    start = datetime.fromisoformat(request.config.getoption("start_clock"))
+    with time_machine.travel(start, tick=True):
+        yield
+
+
+# --- Reference data -------------------------------------------------------------------------
+
+
+def _reload_reference_data(sender, **kwargs):
+    if sender.name == "providers":
+        from django.apps import apps
+
+        from providers.reference_data import load_reference_data
+
+        load_reference_data(apps)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reference_data_survives_every_flush():
+    """A transactional test (`transaction=True`, the live server, real threads) ends with a flush
+    of every table, which also empties the reference tables of the data migration (products,
+    features, insurers, 4,000 PC4 centroids). Django then sends post_migrate; this reloads them
+    in a few bulk inserts (about 0.1 s). The alternative, serialized_rollback, deserialises and
+    saves every row one by one before each such test (2-3 s a test)."""
+    from django.db.models.signals import post_migrate
+
+    post_migrate.connect(_reload_reference_data, dispatch_uid="tests-reference-data")
+    yield
+    post_migrate.disconnect(dispatch_uid="tests-reference-data")
 
 
 # --- CI guard -------------------------------------------------------------------------------
@@ -40,15 +112,15 @@ def _ci_environment_problems() -> list[str]:
             f"the database is {connection.vendor!r}, not PostgreSQL "
             "(set DATABASE_URL=postgres://postgres@127.0.0.1:5432/elvdesk)"
         )
-    if not settings.REDIS_URL:
+    if not settings.TEST_REDIS_URL:
         problems.append("REDIS_URL is not set (set REDIS_URL=redis://127.0.0.1:6379/0)")
     else:
         import redis
 
         try:
-            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
+            redis.Redis.from_url(settings.TEST_REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
         except redis.RedisError as error:
-            problems.append(f"Redis at {settings.REDIS_URL} does not answer a ping ({error})")
+            problems.append(f"Redis at {settings.TEST_REDIS_URL} does not answer a ping ({error})")
     return problems
 
 
@@ -62,19 +134,57 @@ def pytest_sessionstart(session):
         pytest.exit(message, returncode=pytest.ExitCode.TESTS_FAILED)
 
 
-def pytest_report_header(config):
-    from django.conf import settings
-    from django.db import connection
-
-    broker = settings.REDIS_URL or "none (Celery tasks run in-process)"
-    return [f"elvdesk: database {connection.vendor}, Redis {broker}, CI={'yes' if in_ci() else 'no'}"]
+# --- Real Redis -----------------------------------------------------------------------------
 
 
-def pytest_collection_modifyitems(config, items):
-    """Every test that uses the `browser` fixture carries the `browser` marker (`-m "not browser"`)."""
-    for item in items:
-        if "browser" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.browser)
+def _missing_redis(reason: str):
+    if in_ci():
+        pytest.fail(f"{reason} (real-Redis tests are required in CI)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def redis_url(settings) -> str:
+    """The URL of the real Redis (REDIS_URL of the environment) for a test that needs it.
+
+    Without one the test is skipped with the reason (and fails in CI)."""
+    if not settings.TEST_REDIS_URL:
+        _missing_redis("needs a real Redis: set REDIS_URL=redis://127.0.0.1:6379/0 (CI sets it)")
+    return settings.TEST_REDIS_URL
+
+
+@pytest.fixture
+def real_cache(settings, redis_url):
+    """The application's cache on the real Redis for one test, under a key prefix of its own.
+
+    Only that prefix's keys are deleted afterwards: the database is shared with whatever else
+    uses this Redis (a broker, another run), so it is never flushed."""
+    import uuid
+
+    import redis
+
+    prefix = f"elvdesk-test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{prefix}:*", count=500):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def each_cache(request) -> str:
+    """Run the test once with the in-memory cache and once with the real Redis cache (what
+    production uses: pickling, key length and timeouts are Redis's)."""
+    if request.param == "redis":
+        request.getfixturevalue("real_cache")
+    return request.param
 
 
 # --- Browser --------------------------------------------------------------------------------
@@ -86,42 +196,114 @@ def _missing_browser(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    """A headless Debian Chromium (Playwright sync API), closed after the test.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell a failed test at teardown."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
 
-    Playwright's sync API runs an asyncio event loop in this thread, which makes Django refuse ORM
-    calls from the test body; DJANGO_ALLOW_ASYNC_UNSAFE is Django's documented switch for exactly
-    this case. It is set only while a browser test runs.
-    """
+
+def _failed(request) -> bool:
+    return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
+
+
+def _launch_chromium(profile: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """Start headless Chromium with the DevTools protocol on a free loopback port; return the
+    process and the address to connect to. Chromium writes the port it took to DevToolsActivePort."""
+    process = subprocess.Popen(
+        [
+            str(CHROMIUM),
+            "--headless",
+            *CHROMIUM_ARGS,
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "about:blank",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    port_file = profile / "DevToolsActivePort"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        lines = port_file.read_text().split() if port_file.exists() else []
+        if lines:
+            return process, f"http://127.0.0.1:{lines[0]}"
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"Chromium did not open its DevTools port within 30 s; see {log}")
+
+
+@pytest.fixture(scope="session")
+def _chromium_endpoint(tmp_path_factory):
+    """One headless Debian Chromium for the whole session; each browser test connects to it.
+
+    It runs as a plain process, not under a session-long Playwright: Playwright's sync API keeps
+    an asyncio loop running in this thread while it is started, and Django then treats every
+    later test as async code (and asgiref hands out other database connections). So Playwright
+    runs per browser test and connects over the DevTools protocol. A Chromium that died is
+    started again for the next test: a crash costs one test, not all that follow."""
     if not CHROMIUM.exists():
         _missing_browser(f"Chromium not found at {CHROMIUM} (apt-get install chromium chromium-driver)")
+    running: dict = {}
+
+    def endpoint() -> str:
+        process = running.get("process")
+        if process is None or process.poll() is not None:
+            ARTIFACTS_DIR.mkdir(exist_ok=True)
+            profile = tmp_path_factory.mktemp("chromium-profile")
+            running["process"], running["endpoint"] = _launch_chromium(profile, ARTIFACTS_DIR / "chromium.log")
+        return running["endpoint"]
+
+    yield endpoint
+    process = running.get("process")
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def browser(monkeypatch, _chromium_endpoint):
+    """The session's Chromium, driven by Playwright's sync API for this test.
+
+    Playwright's sync API runs an asyncio event loop in this thread, which makes Django refuse
+    ORM calls from the test body; DJANGO_ALLOW_ASYNC_UNSAFE is Django's documented switch for
+    exactly this case. It is set only while a browser test runs."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing_browser("the playwright package is not installed (pip install -e '.[dev]')")
-
+        _missing_browser("the playwright package is not installed (make install)")
     from django.db import connections
 
+    endpoint = _chromium_endpoint()
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.connect_over_cdp(endpoint)
         try:
             yield chromium
         finally:
-            chromium.close()
-            # While Playwright's loop runs, asgiref keeps this thread's database connections in a
-            # context variable, apart from the ones pytest-django closes. Close them here, or
+            chromium.close()  # closes this test's contexts and disconnects; Chromium goes on
+            # While Playwright's loop runs, asgiref keeps this thread's database connections in
+            # a context variable, apart from the ones pytest-django closes. Close them here, or
             # PostgreSQL refuses to drop the test database ("being accessed by other users").
             connections.close_all()
 
 
 @pytest.fixture
-def new_page(browser, live_server):
+def new_page(request, browser, live_server):
     """Open a page in a fresh browser context (own cookies, so one context is one user).
 
     `page = new_page()`; the contexts are closed after the test. Dutch is the browser language,
-    as for the desk's users; pass `locale="en-GB"` for English.
+    as for the desk's users; pass `locale="en-GB"` for English. Every context records a
+    Playwright trace; when the test fails, the trace and a screenshot of each open page are kept
+    under test-artifacts/failures/ (open a trace with `.venv/bin/playwright show-trace FILE`).
     """
     contexts = []
 
@@ -130,12 +312,26 @@ def new_page(browser, live_server):
         context_options.setdefault("viewport", {"width": 1280, "height": 900})
         context = browser.new_context(base_url=live_server.url, locale=locale, **context_options)
         context.set_default_timeout(10_000)
+        context.tracing.start(screenshots=True, snapshots=True)
         contexts.append(context)
         return context.new_page()
 
     yield _new_page
-    for context in contexts:
-        context.close()
+    failed = _failed(request)
+    failures = ARTIFACTS_DIR / "failures"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.nodeid).strip("-")
+    for number, context in enumerate(contexts, start=1):
+        try:
+            if failed:
+                failures.mkdir(parents=True, exist_ok=True)
+                for page_number, page in enumerate(context.pages, start=1):
+                    page.screenshot(path=str(failures / f"{name}-{number}-{page_number}.png"), full_page=True)
+                context.tracing.stop(path=str(failures / f"{name}-{number}-trace.zip"))
+            else:
+                context.tracing.stop()
+            context.close()
+        except Exception as error:  # a crashed browser must not hide the test's own failure
+            print(f"closing browser context {number} of {request.node.nodeid}: {error}")
 
 
 def login(page, username: str, password: str, *, next_path: str | None = None) -> None:
@@ -146,13 +342,15 @@ def login(page, username: str, password: str, *, next_path: str | None = None) -
     page.goto(url)
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    with page.expect_navigation():
+    # Wait for the next document, not for every image and script of it: later steps wait for
+    # what they need themselves (Playwright's locators wait).
+    with page.expect_navigation(wait_until="domcontentloaded"):
         page.click("button.primary")
     if "/accounts/login" in page.url:
         raise AssertionError(f"login as {username!r} failed; still on {page.url}")
     if "/two-factor/verify" in page.url:
         page.fill("#id_token", current_totp(username))
-        with page.expect_navigation():
+        with page.expect_navigation(wait_until="domcontentloaded"):
             page.click("button.primary")
         if "/two-factor/" in page.url:
             raise AssertionError(f"second factor for {username!r} refused; still on {page.url}")
@@ -212,7 +410,7 @@ def _force_login_passes_the_second_factor(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """With REDIS_URL set (CI) the cache is a shared Redis: start every test with it empty."""
+    """Every test starts with an empty cache (this process's memory; see `real_cache` for Redis)."""
     from django.core.cache import cache
 
     cache.clear()

@@ -174,7 +174,7 @@ def test_append_writes_every_field_of_every_row_in_batches(db):
     )
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_append_of_several_batches_is_all_or_nothing():
     rows = [_row(n, datetime(2026, 3, 1, tzinfo=UTC)) for n in range(1, APPEND_BATCH + 2)]
     rows[-1]["action"] = None  # the second INSERT fails: the column is NOT NULL

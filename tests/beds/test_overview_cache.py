@@ -34,7 +34,7 @@ def capacity(provider):
     return CapacityFactory(location=location, product=product("elv_hoog"), total=10, available=3, held=0)
 
 
-def test_a_repeated_question_is_answered_from_the_cache_with_few_queries(make_client, gp, capacity):
+def test_a_repeated_question_is_answered_from_the_cache_with_few_queries(make_client, gp, capacity, each_cache):
     client = make_client(gp)
     with time_machine.travel(NOW, tick=False):
         with CaptureQueriesContext(connection) as first:
@@ -58,7 +58,7 @@ def test_another_user_of_the_region_gets_the_same_answer_but_their_own_header(ma
     assert "Bram" in html
 
 
-def test_a_changed_count_shows_at_once(make_client, gp, capacity, planner):
+def test_a_changed_count_shows_at_once(make_client, gp, capacity, planner, each_cache):
     client = make_client(gp)
     with time_machine.travel(NOW, tick=False):
         client.get(OVERVIEW, QUESTION)

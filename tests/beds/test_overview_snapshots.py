@@ -150,7 +150,7 @@ def test_the_afternoon_slot_is_a_new_snapshot(region, beds):
     ]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_runs_create_one_snapshot(region, beds):
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL (run with DATABASE_URL=postgres://…)")

@@ -37,7 +37,7 @@ def column(page: str, state: str) -> str:
     return page.split(f'id="column-{state}-list"', 1)[1].split("</section>", 1)[0]
 
 
-def test_a_workflow_step_shows_on_the_next_request(world, frozen):
+def test_a_workflow_step_shows_on_the_next_request(world, frozen, each_cache):
     referral = make_referral(world, created_at=NOW - timedelta(minutes=5), name="Anna Bos")
     client = client_for(world.coordinator)
     assert f"card-{referral.pk}" in column(client.get(BOARD).content.decode(), State.SUBMITTED)
@@ -75,7 +75,7 @@ def test_a_bed_count_change_moves_the_suggested_location_at_once(world, frozen):
     assert f"offer-{referral.pk}" in page  # the other location is suggested now
 
 
-def test_each_coordinator_gets_the_shared_columns_with_a_csrf_token_of_their_own(world, frozen):
+def test_each_coordinator_gets_the_shared_columns_with_a_csrf_token_of_their_own(world, frozen, each_cache):
     referral = make_referral(world, created_at=NOW - timedelta(minutes=5), name="Anna Bos")
     colleague = user_with_role(Role.COORDINATOR, world.coordinator.organisation)
     client_for(world.coordinator).get(BOARD)  # fills the cache

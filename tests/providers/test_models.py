@@ -1,7 +1,7 @@
 """Regions, organisations (AGB), locations (postcode + PC4 coordinates) and reference data."""
 
 import math
-from datetime import time
+from datetime import datetime, time
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -10,7 +10,16 @@ from django.utils import translation
 
 from providers.forms import LocationAdminForm
 from providers.geo import haversine_km
-from providers.models import Feature, Insurer, Location, OrganisationKind, PostcodeArea, Product
+from providers.models import (
+    Feature,
+    Insurer,
+    Location,
+    OrganisationKind,
+    PostcodeArea,
+    Product,
+    Region,
+    SelfServiceOffers,
+)
 from tests.factories import (
     ORGANISATION_FACTORY_BY_KIND,
     LocationFactory,
@@ -224,3 +233,24 @@ def test_heerlen_to_maastricht_is_about_21_km():
     )
 
     assert 19 < distance < 23
+
+
+# Wednesday 11 March 2026 and Saturday 14 March 2026, Amsterdam winter time (UTC+1).
+@pytest.mark.parametrize(
+    ("local_moment", "desk_open"),
+    [
+        ("2026-03-11T07:59:59+01:00", False),
+        ("2026-03-11T08:00:00+01:00", True),
+        ("2026-03-11T16:59:59+01:00", True),
+        ("2026-03-11T17:00:00+01:00", False),
+        ("2026-03-14T10:00:00+01:00", False),
+    ],
+)
+def test_referrers_offer_themselves_exactly_outside_the_desks_office_hours(local_moment, desk_open):
+    region = Region(self_service_offers=SelfServiceOffers.OUTSIDE_OFFICE_HOURS)
+    moment = datetime.fromisoformat(local_moment)
+
+    assert region.in_office_hours(moment) is desk_open
+    assert region.self_service_allowed(moment) is not desk_open
+    assert Region(self_service_offers=SelfServiceOffers.ALWAYS).self_service_allowed(moment)
+    assert not Region(self_service_offers=SelfServiceOffers.NEVER).self_service_allowed(moment)

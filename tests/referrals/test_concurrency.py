@@ -5,7 +5,6 @@ control removes the lock and shows the same race does overbook, so the test can 
 """
 
 import threading
-import time
 
 import pytest
 from django.db import connection, connections
@@ -20,8 +19,7 @@ from tests.referrals.conftest import referral_input
 
 RACERS = 20
 
-# serialized_rollback restores the reference rows (products, PC4 centroids) a flush removes.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
@@ -89,12 +87,16 @@ def test_twenty_offers_racing_for_the_last_bed_book_exactly_one(desk):
 
 
 def test_negative_control_without_the_lock_the_same_race_overbooks(desk, monkeypatch):
-    """Replace the locking read with a plain one (and give the race room): more than one offer
-    now holds the single bed, so the positive test above is not passing by luck."""
+    """Replace the locking read with a plain one: more than one offer now holds the single bed,
+    so the positive test above is not passing by luck.
+
+    The race is made to happen, not hoped for: every racer reads the count, then waits at a
+    barrier until all have read, so all decide on the same "1 free" however slow the machine."""
+    all_have_read = threading.Barrier(RACERS, timeout=30)
 
     def unlocked_read(capacity_id):
         capacity = Capacity.objects.get(pk=capacity_id)
-        time.sleep(0.2)
+        all_have_read.wait()
         return capacity
 
     monkeypatch.setattr(bed_services, "_locked", unlocked_read)

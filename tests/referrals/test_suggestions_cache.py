@@ -3,6 +3,7 @@ the cache (found slow by `make bench`); the offer forms still carry each user's 
 and the list is never older than the region's bed counts, nor shared between languages."""
 
 import re
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -57,7 +58,7 @@ def renders(monkeypatch):
     return calls
 
 
-def test_the_second_view_reads_the_suggestions_from_the_cache(desk, searching, renders):
+def test_the_second_view_reads_the_suggestions_from_the_cache(desk, searching, renders, each_cache):
     client = client_for(desk.coordinator)
     first = page(client, searching)
     again = page(client, searching)
@@ -86,7 +87,7 @@ def test_every_user_posts_an_offer_with_their_own_csrf_token(desk, searching, re
     assert Offer.objects.get().created_by == other_coordinator
 
 
-def test_a_bed_that_is_taken_leaves_the_page_at_once(desk, searching):
+def test_a_bed_that_is_taken_leaves_the_page_at_once(desk, searching, each_cache):
     client = client_for(desk.coordinator)
     assert f'name="capacity" value="{desk.capacity.pk}"' in page(client, searching)
 
@@ -112,3 +113,18 @@ def test_each_language_has_its_own_list(desk, searching, renders):
 
     assert len(renders) == 2
     assert "Send offer to" in english and "Aanbod sturen naar" in dutch
+
+
+def test_views_on_each_side_of_a_minute_boundary_rank_apart(desk, searching, renders):
+    """The ranking's key holds the minute (its reasons say "confirmed N minutes ago"): the last
+    instant of a minute and the first of the next are two rankings, two views in one minute one."""
+    client = client_for(desk.coordinator)
+    end_of_minute = timezone.now().replace(second=59, microsecond=900_000)
+    with time_machine.travel(end_of_minute, tick=False):
+        page(client, searching)
+    with time_machine.travel(end_of_minute.replace(second=0, microsecond=0), tick=False):
+        page(client, searching)  # earlier in the same minute: from the cache
+    assert len(renders) == 1
+    with time_machine.travel(end_of_minute + timedelta(milliseconds=200), tick=False):
+        page(client, searching)
+    assert len(renders) == 2
