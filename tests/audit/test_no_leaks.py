@@ -2,29 +2,17 @@
 
 import logging
 
-import pytest
 from django.core import mail
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AccessLog
-from elvdesk.celery import app as celery_app
 from referrals.models import Offer, Referral
 from tests.factories import user_with_role
 from tests.referrals.conftest import VALID_BSN, form_post
 
 
-@pytest.fixture
-def eager_celery():
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
-
-
-def test_a_whole_journey_leaves_no_bsn_in_urls_logs_or_mail(
-    desk, client, caplog, eager_celery, django_capture_on_commit_callbacks
-):
+def test_a_whole_journey_leaves_no_bsn_in_urls_logs_or_mail(desk, client, caplog, django_capture_on_commit_callbacks):
     caplog.set_level(logging.DEBUG)
     urls = []
 

@@ -21,7 +21,6 @@ from accounts.models import Role
 from beds import overviews
 from beds.models import BedOverviewSnapshot, OverviewDelivery, OverviewSubscription
 from beds.tasks import create_due_bed_overviews, send_overview_email, send_pending_bed_emails
-from elvdesk.celery import app as celery_app
 from tests.factories import CapacityFactory, LocationFactory, ProviderFactory, RegionFactory, product, user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -30,15 +29,6 @@ SNAPSHOTS = reverse("beds:overview_snapshots")
 SUBSCRIPTION = reverse("beds:overview_subscription")
 # Monday 2 March 2026: Amsterdam is UTC+1 (winter time); 07:30 local is 06:30 UTC.
 MORNING_SLOT = datetime(2026, 3, 2, 6, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def eager_celery():
-    """Run tasks in-process for this test, also when REDIS_URL points at a real broker."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture
@@ -130,7 +120,7 @@ def test_other_regions_and_inactive_locations_are_not_in_the_snapshot(region, be
 
 
 def test_a_second_run_for_the_same_slot_creates_and_sends_nothing(
-    region, beds, subscriber, eager_celery, django_capture_on_commit_callbacks
+    region, beds, subscriber, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         assert run_job_at(MORNING_SLOT + timedelta(minutes=1)) == 1
@@ -178,7 +168,7 @@ def test_concurrent_runs_create_one_snapshot(region, beds):
 
 
 def test_subscribers_get_html_text_and_csv_in_their_own_language(
-    region, beds, subscriber, eager_celery, django_capture_on_commit_callbacks
+    region, beds, subscriber, django_capture_on_commit_callbacks
 ):
     dutch = user_with_role(Role.GP, region=region, username="huisarts", language="nl")
     OverviewSubscription.objects.create(user=dutch, region=region)
@@ -204,7 +194,7 @@ def test_subscribers_get_html_text_and_csv_in_their_own_language(
 
 
 def test_a_subscription_of_a_user_who_left_the_region_sends_nothing(
-    region, beds, subscriber, eager_celery, django_capture_on_commit_callbacks
+    region, beds, subscriber, django_capture_on_commit_callbacks
 ):
     subscriber.organisation = ProviderFactory()  # another region
     subscriber.save()
@@ -214,7 +204,7 @@ def test_a_subscription_of_a_user_who_left_the_region_sends_nothing(
     assert not OverviewDelivery.objects.exists()
 
 
-def test_unsubscribing_before_the_mail_goes_out_sends_nothing(region, beds, subscriber, eager_celery):
+def test_unsubscribing_before_the_mail_goes_out_sends_nothing(region, beds, subscriber):
     run_job_at(MORNING_SLOT)  # no on-commit execution: the delivery waits in the outbox
     delivery = OverviewDelivery.objects.get()
     OverviewSubscription.objects.all().delete()
@@ -222,7 +212,7 @@ def test_unsubscribing_before_the_mail_goes_out_sends_nothing(region, beds, subs
     assert mail.outbox == []
 
 
-def test_sending_one_delivery_twice_mails_once(region, beds, subscriber, eager_celery):
+def test_sending_one_delivery_twice_mails_once(region, beds, subscriber):
     run_job_at(MORNING_SLOT)
     delivery = OverviewDelivery.objects.get()
     assert send_overview_email.delay(delivery.pk).get() is True
@@ -231,7 +221,7 @@ def test_sending_one_delivery_twice_mails_once(region, beds, subscriber, eager_c
 
 
 def test_a_broker_outage_keeps_the_overview_and_the_sweep_mails_it_later(
-    region, beds, subscriber, eager_celery, django_capture_on_commit_callbacks, monkeypatch
+    region, beds, subscriber, django_capture_on_commit_callbacks, monkeypatch
 ):
     def broker_down(*args, **kwargs):
         raise ConnectionError("redis down")
@@ -247,9 +237,7 @@ def test_a_broker_outage_keeps_the_overview_and_the_sweep_mails_it_later(
     assert len(mail.outbox) == 1
 
 
-def test_a_smtp_failure_gives_the_delivery_back_for_a_later_attempt(
-    region, beds, subscriber, eager_celery, monkeypatch
-):
+def test_a_smtp_failure_gives_the_delivery_back_for_a_later_attempt(region, beds, subscriber, monkeypatch):
     run_job_at(MORNING_SLOT)
     delivery = OverviewDelivery.objects.get()
     monkeypatch.setattr(send_overview_email, "max_retries", 0)
@@ -264,16 +252,14 @@ def test_a_smtp_failure_gives_the_delivery_back_for_a_later_attempt(
     assert delivery.sent_at is None and delivery.claimed_at is None
 
 
-def test_a_day_old_overview_is_no_longer_mailed_by_the_sweep(region, beds, subscriber, eager_celery):
+def test_a_day_old_overview_is_no_longer_mailed_by_the_sweep(region, beds, subscriber):
     run_job_at(MORNING_SLOT)
     with time_machine.travel(MORNING_SLOT + timedelta(hours=25), tick=False):
         assert send_pending_bed_emails.delay().get() == 0
     assert mail.outbox == []
 
 
-def test_run_periodic_jobs_makes_the_overview_in_process(
-    region, beds, subscriber, eager_celery, django_capture_on_commit_callbacks
-):
+def test_run_periodic_jobs_makes_the_overview_in_process(region, beds, subscriber, django_capture_on_commit_callbacks):
     out = StringIO()
     with time_machine.travel(MORNING_SLOT + timedelta(minutes=1), tick=False):
         with django_capture_on_commit_callbacks(execute=True):
@@ -389,9 +375,7 @@ def test_the_subscription_page_refuses_other_methods_and_anonymous_users(make_cl
     assert not OverviewSubscription.objects.exists()
 
 
-def test_a_passing_smtp_failure_is_retried_with_backoff_and_mailed_once(
-    region, beds, subscriber, eager_celery, monkeypatch
-):
+def test_a_passing_smtp_failure_is_retried_with_backoff_and_mailed_once(region, beds, subscriber, monkeypatch):
     run_job_at(MORNING_SLOT)
     delivery = OverviewDelivery.objects.get()
     original = EmailMultiAlternatives.send

@@ -15,20 +15,11 @@ from accounts.models import Role
 from beds import reminders
 from beds.models import Capacity, CapacityChange, ChangeSource, StaleCountReminder
 from beds.tasks import remind_stale_bed_counts, send_pending_bed_emails, send_stale_reminder_email
-from elvdesk.celery import app as celery_app
 from tests.factories import CapacityFactory, LocationFactory, product, user_with_role
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def eager_celery():
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture
@@ -59,7 +50,7 @@ def anonymous() -> Client:
 
 
 def test_the_planners_of_a_stale_location_get_a_reminder_with_the_link(
-    stale, planner, eager_celery, django_capture_on_commit_callbacks
+    stale, planner, django_capture_on_commit_callbacks
 ):
     colleague = user_with_role(Role.PROVIDER_STAFF, planner.organisation, username="colleague")
     user_with_role(Role.PROVIDER_STAFF, region=planner.organisation.region, username="other-provider")
@@ -71,20 +62,18 @@ def test_the_planners_of_a_stale_location_get_a_reminder_with_the_link(
     assert "ELV hoog complex: 3 / 10" in message.body
 
 
-def test_fresh_counts_get_no_reminder(stale, eager_celery, django_capture_on_commit_callbacks):
+def test_fresh_counts_get_no_reminder(stale, django_capture_on_commit_callbacks):
     assert remind_at(NOW - timedelta(hours=2), django_capture_on_commit_callbacks) == 0
     assert mail.outbox == []
 
 
-def test_the_regions_own_limit_decides_what_is_stale(stale, region, eager_celery, django_capture_on_commit_callbacks):
+def test_the_regions_own_limit_decides_what_is_stale(stale, region, django_capture_on_commit_callbacks):
     region.stale_after_hours = 24
     region.save()
     assert remind_at(NOW, django_capture_on_commit_callbacks) == 0
 
 
-def test_a_location_is_not_reminded_again_while_its_reminder_is_open(
-    stale, eager_celery, django_capture_on_commit_callbacks
-):
+def test_a_location_is_not_reminded_again_while_its_reminder_is_open(stale, django_capture_on_commit_callbacks):
     assert remind_at(NOW, django_capture_on_commit_callbacks) == 1
     assert remind_at(NOW + timedelta(hours=1), django_capture_on_commit_callbacks) == 0
     assert remind_at(NOW + timedelta(hours=23), django_capture_on_commit_callbacks) == 0
@@ -95,7 +84,7 @@ def test_a_location_is_not_reminded_again_while_its_reminder_is_open(
     assert StaleCountReminder.objects.filter(is_open=True).count() == 1
 
 
-def test_sending_one_reminder_twice_mails_once(stale, eager_celery):
+def test_sending_one_reminder_twice_mails_once(stale):
     with time_machine.travel(NOW, tick=False):
         remind_stale_bed_counts.apply().get()  # on-commit not executed: the e-mail waits
         reminder = StaleCountReminder.objects.get()
@@ -104,7 +93,7 @@ def test_sending_one_reminder_twice_mails_once(stale, eager_celery):
     assert len(mail.outbox) == 1
 
 
-def test_a_reminder_that_could_not_be_queued_is_sent_by_the_sweep(stale, eager_celery):
+def test_a_reminder_that_could_not_be_queued_is_sent_by_the_sweep(stale):
     with time_machine.travel(NOW, tick=False):
         remind_stale_bed_counts.apply().get()
     with time_machine.travel(NOW + timedelta(minutes=3), tick=False):
@@ -119,7 +108,7 @@ def test_a_reminder_that_could_not_be_queued_is_sent_by_the_sweep(stale, eager_c
 
 
 @pytest.fixture
-def link(stale, eager_celery, django_capture_on_commit_callbacks):
+def link(stale, django_capture_on_commit_callbacks):
     remind_at(NOW, django_capture_on_commit_callbacks)
     return link_in(mail.outbox[0])
 

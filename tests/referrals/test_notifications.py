@@ -1,28 +1,17 @@
 from datetime import timedelta
 from unittest import mock
 
-import pytest
 import time_machine
 from django.core import mail
 
-from elvdesk.celery import app as celery_app
 from referrals import services
 from referrals.models import Notification
 from referrals.tasks import send_notification_email, send_pending_notification_emails
 from tests.referrals.conftest import VALID_BSN, referral_input
 
 
-@pytest.fixture
-def eager_celery():
-    """Run tasks in-process for this test, also when REDIS_URL points at a real broker."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
-
-
 def test_the_desk_gets_an_email_after_the_commit_with_a_link_and_no_patient_data(
-    desk, eager_celery, django_capture_on_commit_callbacks
+    desk, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         referral, _ = services.referral_submit(by=desk.gp, data=referral_input())
@@ -37,7 +26,7 @@ def test_the_desk_gets_an_email_after_the_commit_with_a_link_and_no_patient_data
     assert Notification.objects.get(referral=referral).emailed_at is not None
 
 
-def test_emails_are_written_in_the_recipients_language(desk, eager_celery, django_capture_on_commit_callbacks):
+def test_emails_are_written_in_the_recipients_language(desk, django_capture_on_commit_callbacks):
     desk.coordinator.language = "en"
     desk.coordinator.save()
     with django_capture_on_commit_callbacks(execute=True):
@@ -45,7 +34,7 @@ def test_emails_are_written_in_the_recipients_language(desk, eager_celery, djang
     assert mail.outbox[0].subject.startswith("New referral")
 
 
-def test_sending_the_same_notification_twice_sends_one_email(desk, eager_celery):
+def test_sending_the_same_notification_twice_sends_one_email(desk):
     referral, _ = services.referral_submit(by=desk.gp, data=referral_input())
     notification = Notification.objects.get(referral=referral)
     assert send_notification_email.delay(notification.pk).get() is True
@@ -53,9 +42,7 @@ def test_sending_the_same_notification_twice_sends_one_email(desk, eager_celery)
     assert len(mail.outbox) == 1
 
 
-def test_a_broker_outage_does_not_fail_the_referral_and_the_sweep_sends_later(
-    desk, eager_celery, django_capture_on_commit_callbacks
-):
+def test_a_broker_outage_does_not_fail_the_referral_and_the_sweep_sends_later(desk, django_capture_on_commit_callbacks):
     with mock.patch.object(send_notification_email, "delay", side_effect=ConnectionError("redis down")):
         with django_capture_on_commit_callbacks(execute=True):
             referral, created = services.referral_submit(by=desk.gp, data=referral_input())
