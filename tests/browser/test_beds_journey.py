@@ -12,12 +12,12 @@ from playwright.sync_api import expect
 from accounts.models import User
 from beds.models import Capacity, CapacityChange, ChangeSource
 from providers.demo import DEMO_PASSWORD, seed_demo_region
+from tests.browser.journeys.a11y import wait_for_htmx
 from tests.conftest import login, screenshot
 
-# transaction=True: the live server thread must see the test's rows. serialized_rollback=True
-# restores the reference data of the data migrations (products, PC4 centroids) that an earlier
-# transactional test may have flushed.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# transaction=True: the live server thread must see the test's rows (the reference data of the
+# data migration comes back after every flush: tests/conftest.py).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _capacity_to_change(planner: User) -> Capacity:
@@ -59,6 +59,9 @@ def test_planner_adds_a_free_bed_and_the_gp_sees_it(new_page):
     with planner_page.expect_response(lambda r: f"/beds/capacity/{capacity.pk}/" in r.url) as save:
         planner_page.locator(f"{row} button.primary").click()
     assert save.value.status == 200
+    # The typed value is already in the field and no error is shown yet: wait for htmx to swap in
+    # the saved row, so the checks below read the answer.
+    wait_for_htmx(planner_page)
     expect(planner_page.locator(expected_24h_input)).to_have_value(str(new_expected))
     expect(planner_page.locator(f"{row} .field-error")).to_have_count(0)
     assert planner_page.evaluate("window.__noReload") is True, "the page reloaded instead of an htmx swap"

@@ -15,12 +15,12 @@ from beds.models import Capacity
 from providers.demo import DEMO_PASSWORD, seed_demo_region
 from providers.models import Region, SelfServiceOffers
 from referrals.models import Offer, OfferState, Referral, ReferralDraft, State
+from tests.browser.journeys.a11y import draft_autosave, wait_for_htmx
 from tests.conftest import login, screenshot
 
-# transaction=True: the live server thread must see the test's rows. serialized_rollback=True
-# restores the reference data of the data migrations (products, PC4 centroids) that an earlier
-# transactional test may have flushed.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# transaction=True: the live server thread must see the test's rows (the reference data of the
+# data migration comes back after every flush: tests/conftest.py).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PATIENT = "Johanna Lemmens-Bouwens"
 BSN = "111222333"
@@ -48,6 +48,7 @@ def _mijnstreek_capacity(planner: User) -> Capacity:
 
 
 def _click_and_wait(page, selector: str) -> None:
+    """Click a button whose post leads back to the same address: wait for the navigation itself."""
     with page.expect_navigation():
         page.locator(selector).click()
 
@@ -87,18 +88,21 @@ def test_gp_refers_desk_offers_provider_accepts_admits_and_discharges(new_page):
     gp.check("#id_consent")
     # The advice beside the form follows the answers (htmx).
     expect(gp.locator("#advice h2")).to_contain_text("ELV")
-    # Autosave (htmx): the draft is stored, and a later change updates that same draft.
+    # Autosave (htmx): the draft is stored, and a later change updates that same draft. Wait for
+    # the autosave that carries the notes: an earlier one may still be on its way.
     expect(gp.locator("#draft-status")).not_to_be_empty()
-    with gp.expect_response(lambda r: r.url.endswith("/referrals/new/") and r.request.method == "POST") as saved:
+    with gp.expect_response(draft_autosave(notes="Graag bellen bij opname.")) as saved:
         gp.fill("#id_notes", "Graag bellen bij opname.")
         gp.locator("#id_notes").blur()
     assert saved.value.ok
+    wait_for_htmx(gp)  # its swap and the advice, before the screenshot and sending the form
     drafts = ReferralDraft.objects.filter(user__username="huisarts")
     assert drafts.count() == 1, "every autosave started a new draft"
     assert drafts.get().data["notes"] == "Graag bellen bij opname."
     screenshot(gp, "referral-1-form")
 
-    _click_and_wait(gp, "#referral-form button[name='action'][value='submit']")
+    gp.locator("#referral-form button[name='action'][value='submit']").click()
+    gp.wait_for_url(re.compile(r"/referrals/(\d+|new)/$"))  # the referral, or the form with its errors
     match = re.search(r"/referrals/(\d+)/$", gp.url)
     assert match, f"not on the referral page after submitting: {gp.url}"
     referral_id = int(match.group(1))
@@ -125,7 +129,7 @@ def test_gp_refers_desk_offers_provider_accepts_admits_and_discharges(new_page):
     offer_form = suggestion.locator(offer_form_selector)
     screenshot(desk, "referral-3-suggestions")
 
-    with desk.expect_navigation():
+    with desk.expect_navigation():  # back to the same address
         offer_form.locator("button[type='submit']").click()
     expect(desk.locator("#referral-state")).to_have_class(re.compile(r"\bstate-offered\b"))
     screenshot(desk, "referral-4-offer-sent")

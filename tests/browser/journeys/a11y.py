@@ -3,17 +3,78 @@
 axe-core comes from the PyPI package axe-playwright-python, which ships axe.min.js; it is
 evaluated in the page through the DevTools protocol, which the page's CSP does not govern, so the
 journeys keep the real CSP on (a page that needs an inline script or style fails here).
+
+Also the waits for htmx that the browser tests share: a page is read only once htmx has answered
+and swapped, never after a fixed time (`wait_for_htmx`, `htmx_answer_to`, `draft_autosave`).
 """
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import parse_qs
 
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 from tests.conftest import ARTIFACTS_DIR, screenshot
 
 BLOCKING_IMPACTS = {"serious", "critical"}
 _axe = Axe()
+
+
+# htmx marks the element of a request in flight (htmx-request, from sending until its answer is
+# swapped in), the target while it is swapped (htmx-swapping) and the new content until it has
+# settled (htmx-settling): without any of them, no answer is pending or half applied.
+_HTMX_IDLE = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+
+
+def wait_for_htmx(page) -> None:
+    """Wait until htmx has no request in flight and nothing left to swap or settle.
+
+    Only requests that have started count: a trigger with a delay (hx-trigger "... delay:500ms")
+    sends nothing during its delay, so wait for its answer first (`htmx_answer_to`, or
+    `page.expect_response` for a request that can be told apart), or for the content it brings."""
+    page.wait_for_function(_HTMX_IDLE, polling=50)
+
+
+@contextmanager
+def htmx_answer_to(page, event_type: str) -> Iterator[None]:
+    """Around an action whose htmx request waits out a delay: after the block, wait until htmx has
+    answered a request triggered by an `event_type` event (keyup, change, ...) and has settled."""
+    answered = page.evaluate_handle(
+        """(type) => {
+             const state = {answered: false};
+             document.body.addEventListener('htmx:afterRequest', (event) => {
+               const cause = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+               if (cause && cause.type === type) state.answered = true;
+             });
+             return state;
+           }""",
+        event_type,
+    )
+    yield
+    try:
+        page.wait_for_function("state => state.answered", arg=answered, polling=50)
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"htmx sent no request for a {event_type!r} event (or it was not answered)") from None
+    wait_for_htmx(page)
+
+
+def draft_autosave(**fields: str):
+    """For `page.expect_response`: the referral form's autosave (its hx-trigger waits 800 ms after
+    the last change) that carries these field values, so a test waits for the save of what it
+    typed last, not for an earlier one."""
+
+    def is_it(response) -> bool:
+        request = response.request
+        if request.method != "POST" or not request.url.endswith("/referrals/new/"):
+            return False
+        data = parse_qs(request.post_data or "", keep_blank_values=True)
+        return data.get("action") == ["draft"] and all(value in data.get(name, []) for name, value in fields.items())
+
+    return is_it
 
 
 def watch_console(page) -> list[str]:
@@ -53,7 +114,12 @@ def horizontal_overflow(page) -> int:
 
 def check_page(page, name: str, *, full_page: bool = True) -> None:
     """Screenshot, then: no serious or critical axe violation, no sideways scrolling, no
-    refused script or style (CSP) on this page so far."""
+    refused script or style (CSP) on this page so far.
+
+    First waits for the page to have loaded and htmx to be idle, so axe never runs on content that
+    is being replaced (a debounced request is the caller's to wait for: see `wait_for_htmx`)."""
+    page.wait_for_load_state("load")
+    wait_for_htmx(page)
     screenshot(page, name, full_page=full_page)
     blocking = axe_violations(page, name)
     assert not blocking, f"axe-core on {page.url} ({name}):\n{describe(blocking)}"
@@ -72,26 +138,35 @@ def focus_outline(page) -> dict:
 
 
 def assert_focus_visible(page) -> None:
-    outline = focus_outline(page)
-    assert outline["style"] not in ("none", "hidden") and outline["width"] >= 2, (
-        f"the focused element shows no visible focus outline: {outline}"
-    )
+    """The focused element gets a visible outline (at least 2 px); waited for, not read once."""
+    try:
+        page.wait_for_function(
+            """() => { const s = getComputedStyle(document.activeElement);
+                       return !['none', 'hidden'].includes(s.outlineStyle) && parseFloat(s.outlineWidth) >= 2; }""",
+            polling=50,
+        )
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"the focused element shows no visible focus outline: {focus_outline(page)}") from None
 
 
 def assert_error_tied_to_field(page, field_selector: str) -> str:
     """The field is marked invalid and describes itself with a visible message that is
-    announced (role=alert or inside a live region). Returns the message."""
+    announced (role=alert or inside a live region). Returns the message.
+
+    Auto-retrying: after an htmx answer the marked field is swapped in a moment later."""
     field = page.locator(field_selector)
-    assert field.get_attribute("aria-invalid") == "true", f"{field_selector} is not marked aria-invalid"
+    expect(field, f"{field_selector} is not marked aria-invalid").to_have_attribute("aria-invalid", "true")
+    expect(field, f"{field_selector} has no aria-describedby").to_have_attribute("aria-describedby", re.compile(r"\S"))
     described_by = (field.get_attribute("aria-describedby") or "").split()
-    assert described_by, f"{field_selector} has no aria-describedby"
     texts = []
     for element_id in described_by:
         target = page.locator(f"[id='{element_id}']")
-        assert target.count() == 1, f"{field_selector} points aria-describedby at #{element_id}, which does not exist"
+        missing = f"{field_selector} points aria-describedby at #{element_id}, which does not exist"
+        expect(target, missing).to_have_count(1)
         texts.append(target.inner_text().strip())
     errors = page.locator(",".join(f"[id='{element_id}'][role='alert']" for element_id in described_by))
-    assert errors.count() >= 1, f"the error of {field_selector} is not announced (no role=alert among {described_by})"
+    unannounced = f"the error of {field_selector} is not announced (no role=alert among {described_by})"
+    expect(errors.first, unannounced).to_be_attached()
     message = " ".join(texts)
     assert message, f"the description of {field_selector} is empty"
     return message

@@ -21,7 +21,7 @@ from tests.browser.journeys.a11y import check_page
 from tests.browser.journeys.conftest import bookable, submit_referral
 from tests.conftest import login
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _card(page, referral: Referral):
@@ -45,8 +45,8 @@ def test_coordinator_watches_the_board_sends_an_offer_handles_an_escalation_open
     login(page, "coordinator", DEMO_PASSWORD)
 
     # --- The board: every card says its SLA in words; the overdue one shows its escalation. ------
-    with page.expect_navigation():
-        page.locator("nav a[href='/cockpit/']").click()
+    page.locator("nav a[href='/cockpit/']").click()
+    page.wait_for_url(re.compile(r"/cockpit/$"))
     expect(page.locator(f"#column-submitted-list #card-{waiting.pk}")).to_be_visible()
     overdue = _card(page, waiting)
     expect(overdue).to_have_class(re.compile(r"\bsla-overdue\b"))
@@ -75,6 +75,7 @@ def test_coordinator_watches_the_board_sends_an_offer_handles_an_escalation_open
     card = _card(page, searching)
     expect(card.locator(f"#offer-{searching.pk}")).to_be_visible()
     location_name = card.locator(f"#offer-{searching.pk}").inner_text()
+    # The post leads back to the same address (the board): wait for the navigation itself.
     with page.expect_navigation():
         card.locator(f"#offer-{searching.pk}").click()
     expect(page).to_have_url(re.compile(r"/cockpit/"))  # back on the board
@@ -84,36 +85,36 @@ def test_coordinator_watches_the_board_sends_an_offer_handles_an_escalation_open
     check_page(page, "journey-coordinator-2-offer-sent")
 
     # --- Handle the escalation: from the list to the referral, triage it. ----------------------
-    with page.expect_navigation():
-        page.locator("nav a[href='/referrals/escalations/']").click()
+    page.locator("nav a[href='/referrals/escalations/']").click()
+    page.wait_for_url(re.compile(r"/referrals/escalations/$"))
     row = page.locator("table.escalation-list tbody tr").filter(has=page.locator(f"a[href='/referrals/{waiting.pk}/']"))
     expect(row).to_have_count(1)
     check_page(page, "journey-coordinator-3-escalations")
-    with page.expect_navigation():
-        row.locator(f"a[href='/referrals/{waiting.pk}/']").click()
+    row.locator(f"a[href='/referrals/{waiting.pk}/']").click()
+    page.wait_for_url(re.compile(rf"/referrals/{waiting.pk}/$"))
     expect(page.locator("#escalations li.open")).to_have_count(1)
     check_page(page, "journey-coordinator-4-escalated-referral")
-    with page.expect_navigation():
+    with page.expect_navigation():  # back to the same address
         page.locator("#steps form:has(input[name='target'][value='triage']) button").click()
     expect(page.locator("#referral-state")).to_have_class(re.compile(r"\bstate-triage\b"))
 
     assert update_escalations()["resolved"] >= 1  # the job sees the cause is gone
     escalation.refresh_from_db()
     assert escalation.resolved_at is not None
-    with page.expect_navigation():
-        page.locator("nav a[href='/referrals/escalations/']").click()
+    page.locator("nav a[href='/referrals/escalations/']").click()
+    page.wait_for_url(re.compile(r"/referrals/escalations/$"))
     expect(page.locator(f"table.escalation-list a[href='/referrals/{waiting.pk}/']")).to_have_count(0)
-    with page.expect_navigation():
-        page.locator("input[name='resolved']").check()
-        page.locator("main form.inline-filters button[type='submit']").click()
+    page.locator("input[name='resolved']").check()  # a plain form: only the button navigates
+    page.locator("main form.inline-filters button[type='submit']").click()
+    page.wait_for_url(re.compile(r"/referrals/escalations/\?(.*&)?resolved=1"))
     resolved = page.locator("table.escalation-list tbody tr.resolved").filter(
         has=page.locator(f"a[href='/referrals/{waiting.pk}/']")
     )
     expect(resolved).to_have_count(1)
 
     # --- The KPIs. --------------------------------------------------------------------------------
-    with page.expect_navigation():
-        page.locator("nav a[href='/cockpit/kpis/']").click()
+    page.locator("nav a[href='/cockpit/kpis/']").click()
+    page.wait_for_url(re.compile(r"/cockpit/kpis/$"))
     expect(page.locator("#figure-providers table")).to_be_visible()
     expect(page.locator("#figure-outcome svg[role='img'], #figure-volume svg[role='img']").first).to_be_visible()
     check_page(page, "journey-coordinator-5-kpis")

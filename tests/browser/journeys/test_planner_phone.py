@@ -14,11 +14,11 @@ from beds.models import Capacity
 from providers.demo import DEMO_PASSWORD
 from referrals import services
 from referrals.models import OfferState, State
-from tests.browser.journeys.a11y import check_page
+from tests.browser.journeys.a11y import check_page, wait_for_htmx
 from tests.browser.journeys.conftest import PHONE, bookable, submit_referral
 from tests.conftest import login
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 MIN_TARGET_PX = 24  # WCAG 2.2 target size (minimum), AA
 
@@ -63,6 +63,9 @@ def test_planner_on_a_phone_updates_counts_answers_an_offer_admits_and_discharge
     page.locator(f"{row} input[name='c{capacity.pk}-expected_24h']").fill(str(before["expected_24h"] + 1))
     with page.expect_response(lambda r: f"/beds/capacity/{capacity.pk}/" in r.url):
         page.locator(f"{row} button.primary").tap()
+    # The typed value is already in the field: wait for htmx to swap in the saved row, so the check
+    # below reads the answer, not what was typed.
+    wait_for_htmx(page)
     expect(page.locator(f"{row} input[name='c{capacity.pk}-expected_24h']")).to_have_value(
         str(before["expected_24h"] + 1)
     )
@@ -75,10 +78,10 @@ def test_planner_on_a_phone_updates_counts_answers_an_offer_admits_and_discharge
     # --- The offer reached her as a notification. -----------------------------------------------
     notifications = page.locator("nav a[href='/referrals/notifications/']")
     expect(notifications.locator(".badge-count")).to_be_visible()
-    with page.expect_navigation():
-        notifications.tap()
-    with page.expect_navigation():
-        page.locator(f"main a[href='/referrals/{referral.pk}/']").first.tap()
+    notifications.tap()
+    page.wait_for_url(re.compile(r"/referrals/notifications/$"))
+    page.locator(f"main a[href='/referrals/{referral.pk}/']").first.tap()
+    page.wait_for_url(re.compile(rf"/referrals/{referral.pk}/$"))
     answer = page.locator("#answer")
     expect(answer).to_contain_text("Hoensbroek Kasteelpark")
     answer.scroll_into_view_if_needed()
@@ -86,6 +89,7 @@ def test_planner_on_a_phone_updates_counts_answers_an_offer_admits_and_discharge
     assert not _small_tap_targets(page), _small_tap_targets(page)
 
     # --- Accept: the held bed becomes a booking. ------------------------------------------------
+    # Each answer below leads back to the same address: wait for the navigation itself.
     with page.expect_navigation():
         answer.locator(f"form[action='/referrals/offers/{offer.pk}/accept/'] button[type='submit']").tap()
     expect(page.locator("#referral-state")).to_have_class(re.compile(r"\bstate-accepted\b"))
@@ -110,8 +114,8 @@ def test_planner_on_a_phone_updates_counts_answers_an_offer_admits_and_discharge
     check_page(page, "journey-planner-6-discharged-phone", full_page=False)
 
     # --- Her list of referrals fits the phone too. ----------------------------------------------
-    with page.expect_navigation():
-        page.locator("nav a[href='/referrals/']").tap()
+    page.locator("nav a[href='/referrals/']").tap()
+    page.wait_for_url(re.compile(r"/referrals/$"))
     with page.expect_response(lambda r: "all=1" in r.url):
         page.locator("input[name='all']").tap()
     expect(page.locator(f"#referral-list a[href='/referrals/{referral.pk}/']")).to_be_visible()

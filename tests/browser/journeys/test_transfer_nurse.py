@@ -15,11 +15,11 @@ from providers.demo import DEMO_PASSWORD
 from providers.models import SelfServiceOffers
 from referrals import services
 from referrals.models import Offer, OfferState, Referral, State
-from tests.browser.journeys.a11y import check_page
+from tests.browser.journeys.a11y import check_page, draft_autosave
 from tests.browser.journeys.conftest import bookable, submit_referral, tomorrow, valid_bsn
 from tests.conftest import login
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PATIENT = "Gerardus Vaessen"
 
@@ -56,8 +56,8 @@ def test_transfer_nurse_books_a_bed_for_tomorrow_and_follows_her_patients(demo, 
 
     # --- Refer the patient from the ward, discharge planned for tomorrow. ------------------------
     nurse.goto("/referrals/")
-    with nurse.expect_navigation():
-        nurse.locator("main a.button.primary[href='/referrals/new/']").click()
+    nurse.locator("main a.button.primary[href='/referrals/new/']").click()
+    nurse.wait_for_url(re.compile(r"/referrals/new/$"))
     nurse.fill("#id_bsn", valid_bsn(815))
     nurse.fill("#id_name", PATIENT)
     nurse.fill("#id_date_of_birth", "1941-11-03")
@@ -73,17 +73,20 @@ def test_transfer_nurse_books_a_bed_for_tomorrow_and_follows_her_patients(demo, 
     nurse.check("#id_needs_elderly_care_specialist")
     nurse.fill("#id_medical_reason", "CVA rechts, medisch uitbehandeld; ontslag morgen, thuis nog niet mogelijk.")
     nurse.fill("#id_carer_contact", "Dochter: Els Vaessen, 06 2345 6789")
-    nurse.check("#id_consent")
+    # The last change: wait for its autosave (800 ms later), which swaps the draft status in;
+    # check_page then waits for the advice to settle.
+    with nurse.expect_response(draft_autosave(consent="on")):
+        nurse.check("#id_consent")
     check_page(nurse, "journey-nurse-1-referral-form")
-    with nurse.expect_navigation():
-        nurse.locator("#referral-form button[name='action'][value='submit']").click()
+    nurse.locator("#referral-form button[name='action'][value='submit']").click()
+    nurse.wait_for_url(re.compile(r"/referrals/\d+/$"))
     referral = Referral.objects.get(patient__name=PATIENT)
     assert (referral.urgency, referral.planned_date, referral.origin) == ("planned", tomorrow(), "ward")
     expect(nurse.locator("#referral-state")).to_have_class(re.compile(r"\bstate-searching\b"))
 
     # --- Book the bed: send the offer herself; the planner accepts for tomorrow morning. --------
     offer_form = nurse.locator(f"#matches form:has(input[name='capacity'][value='{capacity.pk}'])")
-    with nurse.expect_navigation():
+    with nurse.expect_navigation():  # back to the same address
         offer_form.locator("button[type='submit']").click()
     expect(nurse.locator("#referral-state")).to_have_class(re.compile(r"\bstate-offered\b"))
     offer = Offer.objects.get(referral=referral)
@@ -99,8 +102,8 @@ def test_transfer_nurse_books_a_bed_for_tomorrow_and_follows_her_patients(demo, 
     check_page(nurse, "journey-nurse-2-bed-booked-for-tomorrow")
 
     # --- Follow her patients on "Mijn aanmeldingen". --------------------------------------------
-    with nurse.expect_navigation():
-        nurse.locator("nav a[href='/referrals/']").click()
+    nurse.locator("nav a[href='/referrals/']").click()
+    nurse.wait_for_url(re.compile(r"/referrals/$"))
     rows = nurse.locator("#referral-list tbody tr")
     expected = {**{state: r for state, r in others.items() if state != "discharged"}, "new": referral}
     expect(rows).to_have_count(len(expected))  # the open ones; the discharged patient is closed
