@@ -186,7 +186,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "referrals.tasks.send_pending_notification_emails",
         "schedule": 120.0,
     },
-    # Background operations (design.md §7). Region-specific times (overview_times, thresholds)
+    # Background operations (docs/architecture.md §5). Region-specific times (overview_times, thresholds)
     # are data, so these jobs run often and each decides per region what is due (Europe/Amsterdam).
     "escalations": {"task": "referrals.tasks.update_escalations", "schedule": 60.0},
     "create-due-bed-overviews": {"task": "beds.tasks.create_due_bed_overviews", "schedule": 120.0},

@@ -1,4 +1,4 @@
-"""The state machine of design.md §5, written out here independently of referrals/workflow.py,
+"""The state machine (docs/architecture.md §2.2), written out here independently of referrals/workflow.py,
 so a change to the rules must change this table too."""
 
 import itertools
