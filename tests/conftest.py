@@ -137,9 +137,10 @@ def pytest_sessionstart(session):
 # --- Real Redis -----------------------------------------------------------------------------
 
 
-def _missing_redis(reason: str):
+def _required_in_ci(reason: str):
+    """Outside CI a test whose real component is missing is skipped with the reason; in CI it fails."""
     if in_ci():
-        pytest.fail(f"{reason} (real-Redis tests are required in CI)", pytrace=False)
+        pytest.fail(f"{reason} (required in CI)", pytrace=False)
     pytest.skip(reason)
 
 
@@ -149,7 +150,7 @@ def redis_url(settings) -> str:
 
     Without one the test is skipped with the reason (and fails in CI)."""
     if not settings.TEST_REDIS_URL:
-        _missing_redis("needs a real Redis: set REDIS_URL=redis://127.0.0.1:6379/0 (CI sets it)")
+        _required_in_ci("needs a real Redis: set REDIS_URL=redis://127.0.0.1:6379/0 (CI sets it)")
     return settings.TEST_REDIS_URL
 
 
@@ -190,10 +191,11 @@ def each_cache(request) -> str:
 # --- Browser --------------------------------------------------------------------------------
 
 
-def _missing_browser(reason: str):
-    if in_ci():
-        pytest.fail(f"{reason} (browser tests are required in CI)", pytrace=False)
-    pytest.skip(reason)
+def pytest_collection_modifyitems(config, items):
+    """Every test that uses the `browser` fixture carries the `browser` marker (`-m "not browser"`)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -248,7 +250,7 @@ def _chromium_endpoint(tmp_path_factory):
     runs per browser test and connects over the DevTools protocol. A Chromium that died is
     started again for the next test: a crash costs one test, not all that follow."""
     if not CHROMIUM.exists():
-        _missing_browser(f"Chromium not found at {CHROMIUM} (apt-get install chromium chromium-driver)")
+        _required_in_ci(f"Chromium not found at {CHROMIUM} (apt-get install chromium chromium-driver)")
     running: dict = {}
 
     def endpoint() -> str:
@@ -279,7 +281,7 @@ def browser(monkeypatch, _chromium_endpoint):
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing_browser("the playwright package is not installed (make install)")
+        _required_in_ci("the playwright package is not installed (make install)")
     from django.db import connections
 
     endpoint = _chromium_endpoint()
@@ -319,7 +321,7 @@ def new_page(request, browser, live_server):
     yield _new_page
     failed = _failed(request)
     failures = ARTIFACTS_DIR / "failures"
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.nodeid).strip("-")
+    name = _file_name(request.node.nodeid)
     for number, context in enumerate(contexts, start=1):
         try:
             if failed:
@@ -367,10 +369,14 @@ def current_totp(username: str) -> str:
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
 
 
+def _file_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
 def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     """Save a PNG of the page to test-artifacts/ at the repository root and return its path."""
     ARTIFACTS_DIR.mkdir(exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "page"
+    safe = _file_name(name) or "page"
     path = ARTIFACTS_DIR / f"{safe}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
