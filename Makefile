@@ -24,6 +24,8 @@ LOCK_BENCH := requirements/bench.txt
 DEV_ENV := DEBUG=1
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
+# Links in e-mails point at the server `make run` starts, also on another port (`make run PORT=8230`).
+SITE_URL ?= http://$(HOST):$(PORT)
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/beds"`.
 PYTEST_ARGS ?=
 # `make lock UPGRADE=1` moves every pin to the newest release pyproject.toml allows.
@@ -75,9 +77,9 @@ run: $(STAMP) messages
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 	$(DEV_ENV) $(PY) manage.py seed_demo
 	$(DEV_ENV) $(PY) manage.py seed_cockpit_demo
-	$(DEV_ENV) $(PY) manage.py run_periodic_jobs --loop & jobs=$$!; \
+	$(DEV_ENV) SITE_URL=$(SITE_URL) $(PY) manage.py run_periodic_jobs --loop & jobs=$$!; \
 	trap 'kill $$jobs 2>/dev/null' EXIT INT TERM; \
-	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+	$(DEV_ENV) SITE_URL=$(SITE_URL) $(PY) manage.py runserver $(HOST):$(PORT)
 
 # pytest's exit code 5 means "no tests ran": make fails on it like on any other non-zero code.
 test: $(STAMP) messages

@@ -54,7 +54,7 @@ def navigation(request):
         (role == Role.COORDINATOR, "cockpit:board", _("Regional board"), ()),
         (role in (Role.COORDINATOR, Role.ANALYST), "cockpit:capacity", _("Capacity"), ()),
         (role in (Role.COORDINATOR, Role.ANALYST), "cockpit:kpis", _("KPIs"), ()),
-        (role in (Role.COORDINATOR, Role.ADMIN), "audit:privacy", _("Privacy"), ("audit:",)),
+        (role == Role.COORDINATOR, "audit:privacy", _("Privacy"), ("audit:",)),  # audit/views.py: who answers
         (
             bool(user.organisation_id and role),
             "beds:overview_snapshots",

@@ -4,7 +4,7 @@ from audit import views
 
 app_name = "audit"
 urlpatterns = [
+    # No patient id in any URL: both take the BSN posted (audit/views.py).
     path("", views.privacy_search, name="privacy"),
-    path("patients/<int:pk>/", views.patient_accesses, name="patient_accesses"),
-    path("patients/<int:pk>/export.csv", views.patient_accesses_export, name="patient_accesses_export"),
+    path("export/", views.patient_accesses_export, name="patient_accesses_export"),
 ]

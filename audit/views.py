@@ -1,34 +1,54 @@
+"""A patient's question "who looked at my file?" (NEN 7513, AVG art. 15), answered by the desk.
+
+Who answers: the coordinator of a region in which the patient was referred. There is no
+privacy-officer role; the coordinator already may see the region's patients, has the second
+factor, and the desk is where patients and referrers turn. The functional administrator
+(role admin) sees no patient data anywhere else and gets none here either.
+
+How: the request starts from the patient's BSN, posted (never in a URL, query string or the
+log's path). The answer is rendered in the POST response and the CSV export is a POST with the
+same BSN, so there is no patient id in any URL to walk. Every look, the refused ones included
+(a BSN of a patient outside the region), is logged with the patient.
+"""
+
 import csv
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import role_required
 from accounts.models import Role
 from audit.forms import PatientSearchForm
 from audit.models import Channel
-from audit.selectors import accesses_of_patient, patient_by_bsn
+from audit.selectors import accesses_of_patient, patient_by_bsn, patient_in_region
 from audit.trail import audited
 from referrals.models import Patient
 
-PRIVACY_ROLES = (Role.COORDINATOR, Role.ADMIN)
+PRIVACY_ROLES = (Role.COORDINATOR,)
 PAGE_SIZE = 200
+TEMPLATE = "audit/privacy.html"
 
 
-def _region_scope(user) -> int | None:
-    """Administrators answer for the whole installation; coordinators for their region."""
-    return None if user.role == Role.ADMIN else user.organisation.region_id
-
-
-def _get_patient_for_user(user, pk: int) -> Patient:
-    patients = Patient.objects.all()
-    if user.role != Role.ADMIN:
-        patients = patients.filter(referrals__region_id=user.organisation.region_id).distinct()
-    return get_object_or_404(patients, pk=pk)
+def _get_patient_for_request(request, form: PatientSearchForm) -> tuple[Patient | None, int]:
+    """(the patient of the posted BSN, 200) when the user's region answers for them; otherwise
+    (None, 400 for a bad BSN or 404) with the error on the form. A patient of another region is
+    logged all the same: the attempt belongs in their history. Both "no such BSN" and "not in
+    your region" read the same, so the answer does not tell whether the BSN exists."""
+    if not form.is_valid():
+        return None, 400
+    patient = patient_by_bsn(bsn=form.cleaned_data["bsn"])
+    if patient is not None:
+        request.audit.add_patient(patient)
+        if not patient_in_region(patient_id=patient.pk, region_id=request.user.organisation.region_id):
+            patient = None
+    if patient is None:
+        form.add_error("bsn", _("No patient with this BSN in your region."))
+        return None, 404
+    return patient, 200
 
 
 @login_required
@@ -36,48 +56,30 @@ def _get_patient_for_user(user, pk: int) -> Patient:
 @role_required(*PRIVACY_ROLES)
 @require_http_methods(["GET", "POST"])
 def privacy_search(request):
-    """ "Who looked at this patient?" — find the patient by BSN (posted, never in the URL)."""
+    """GET: the empty search form. POST: the patient's accesses, in this response."""
     form = PatientSearchForm(request.POST or None)
-    patient = accesses = None
-    if request.method == "POST" and form.is_valid():
-        patient = patient_by_bsn(bsn=form.cleaned_data["bsn"])
-        if patient is not None and _region_scope(request.user) is not None:
-            if not patient.referrals.filter(region_id=request.user.organisation.region_id).exists():
-                patient = None
-        if patient is None:
-            form.add_error("bsn", _("No patient with this BSN in your region."))
-        else:
-            request.audit.add_patient(patient)
-            accesses = list(
-                accesses_of_patient(patient_id=patient.pk, region_id=_region_scope(request.user))[:PAGE_SIZE]
-            )
-    return render(request, "audit/privacy.html", {"form": form, "patient": patient, "accesses": accesses})
-
-
-@login_required
-@audited("read", referral_kwarg=None)
-@role_required(*PRIVACY_ROLES)
-@require_GET
-def patient_accesses(request, pk: int):
-    patient = _get_patient_for_user(request.user, pk)
-    request.audit.add_patient(patient)
-    accesses = list(accesses_of_patient(patient_id=patient.pk, region_id=_region_scope(request.user))[:PAGE_SIZE])
-    return render(
-        request, "audit/privacy.html", {"form": PatientSearchForm(), "patient": patient, "accesses": accesses}
-    )
+    patient, status, accesses = None, 200, None
+    if request.method == "POST":
+        patient, status = _get_patient_for_request(request, form)
+    if patient is not None:
+        accesses = list(accesses_of_patient(patient_id=patient.pk)[:PAGE_SIZE])
+    context = {"form": form, "patient": patient, "accesses": accesses, "page_size": PAGE_SIZE}
+    return render(request, TEMPLATE, context, status=status)
 
 
 @login_required
 @audited("export", referral_kwarg=None, channel=Channel.EXPORT)
 @role_required(*PRIVACY_ROLES)
-@require_GET
-def patient_accesses_export(request, pk: int):
+@require_POST
+def patient_accesses_export(request):
     """CSV of every access to one patient's data (the export itself is logged too)."""
-    patient = _get_patient_for_user(request.user, pk)
-    request.audit.add_patient(patient)
+    form = PatientSearchForm(request.POST)
+    patient, status = _get_patient_for_request(request, form)
+    if patient is None:
+        return render(request, TEMPLATE, {"form": form, "patient": None, "accesses": None}, status=status)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="toegang-patient-{patient.pk}-{stamp}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="toegang-{stamp}.csv"'
     writer = csv.writer(response)
     writer.writerow(
         [
@@ -93,7 +95,7 @@ def patient_accesses_export(request, pk: int):
             "source_address",
         ]
     )
-    for access in accesses_of_patient(patient_id=patient.pk, region_id=_region_scope(request.user)).iterator():
+    for access in accesses_of_patient(patient_id=patient.pk).iterator():
         writer.writerow(
             [
                 timezone.localtime(access.at).isoformat(),

@@ -13,6 +13,7 @@ from beds import services
 from beds.forms import OverviewFilterForm
 from beds.models import Capacity, ChangeSource
 from beds.selectors import OverviewFilters, organisation_locations, region_overview
+from elvdesk import input_limits
 from elvdesk.api_schema import ERROR_RESPONSES, LocalTimeField
 
 
@@ -118,11 +119,11 @@ class CapacityDetailApi(APIView):
     class Input(serializers.Serializer):
         rejects_unknown_fields = True  # see validate(); the schema says additionalProperties: false
 
-        total = serializers.IntegerField(min_value=0, required=False)
-        available = serializers.IntegerField(min_value=0, required=False)
-        expected_24h = serializers.IntegerField(min_value=0, required=False)
-        expected_72h = serializers.IntegerField(min_value=0, required=False)
-        version = serializers.IntegerField(min_value=1, required=False)
+        total = serializers.IntegerField(min_value=0, max_value=input_limits.BED_COUNT, required=False)
+        available = serializers.IntegerField(min_value=0, max_value=input_limits.BED_COUNT, required=False)
+        expected_24h = serializers.IntegerField(min_value=0, max_value=input_limits.BED_COUNT, required=False)
+        expected_72h = serializers.IntegerField(min_value=0, max_value=input_limits.BED_COUNT, required=False)
+        version = serializers.IntegerField(min_value=1, max_value=input_limits.POSITIVE_INT, required=False)
 
         def validate(self, attrs):
             unknown = set(self.initial_data) - set(self.fields)

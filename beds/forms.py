@@ -2,6 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from elvdesk import input_limits
 from elvdesk.forms import ListedModelChoiceField
 from providers.models import Feature, Insurer, Product
 from providers.postcodes import postcode_area
@@ -14,7 +15,7 @@ COUNT_ERRORS = {
 
 
 def _count_field(label):
-    return forms.IntegerField(label=label, min_value=0, error_messages=COUNT_ERRORS)
+    return forms.IntegerField(label=label, min_value=0, max_value=input_limits.BED_COUNT, error_messages=COUNT_ERRORS)
 
 
 class CapacityForm(forms.Form):
@@ -24,7 +25,13 @@ class CapacityForm(forms.Form):
     available = _count_field(_("Free"))
     expected_24h = _count_field(_("Expected within 24 h"))
     expected_72h = _count_field(_("Expected within 72 h"))
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=input_limits.POSITIVE_INT)
+
+    def clean(self):
+        cleaned = super().clean()
+        if "version" in self._errors:  # a hidden field: its own error would not show
+            self.add_error(None, _("This page is out of date; reload it and enter the counts again."))
+        return cleaned
 
 
 ADJUSTABLE = {"total", "available", "expected_24h", "expected_72h"}

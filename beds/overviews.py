@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from beds.models import BedOverviewSnapshot, Capacity, OverviewDelivery, OverviewSubscription
+from elvdesk.outbox import outbox_wake_after_commit
 from providers.models import Region
 
 logger = logging.getLogger(__name__)
@@ -157,12 +158,6 @@ def subscribers(region: Region) -> QuerySet[User]:
     ).exclude(email="")
 
 
-def _enqueue_delivery(delivery_id: int) -> None:
-    from beds.tasks import send_overview_email
-
-    send_overview_email.delay(delivery_id)
-
-
 def overview_snapshot_create(
     *, region_id: int, slot: datetime, now: datetime | None = None
 ) -> tuple[BedOverviewSnapshot, bool]:
@@ -184,9 +179,13 @@ def overview_snapshot_create(
             OverviewDelivery.objects.bulk_create(
                 [OverviewDelivery(snapshot=snapshot, user=user) for user in subscribers(region)]
             )
-            for delivery_id in OverviewDelivery.objects.filter(snapshot=snapshot).values_list("pk", flat=True):
-                # robust: a broker outage must not undo the snapshot; the sweep sends later.
-                transaction.on_commit(lambda pk=delivery_id: _enqueue_delivery(pk), robust=True)
+            from beds.tasks import send_overview_email  # the task module imports this one
+
+            # A broker outage must not undo the snapshot: the rows wait for the sweep.
+            outbox_wake_after_commit(
+                task=send_overview_email,
+                pks=OverviewDelivery.objects.filter(snapshot=snapshot).values_list("pk", flat=True),
+            )
     except IntegrityError:
         return BedOverviewSnapshot.objects.get(region_id=region_id, slot=slot), False
     logger.info("bed overview %s created for region %s", snapshot.pk, region.code)

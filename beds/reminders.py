@@ -21,6 +21,7 @@ from accounts.models import Role, User
 from beds import services
 from beds.models import Capacity, StaleCountReminder
 from elvdesk.errors import DomainError
+from elvdesk.outbox import outbox_wake_after_commit
 from providers.models import Location, Region
 
 logger = logging.getLogger(__name__)
@@ -51,12 +52,6 @@ class ReminderLinkUsed(DomainError):
 
     def __init__(self):
         super().__init__(_("This link has already been used. Open “My beds” to see the counts."))
-
-
-def _enqueue_email(reminder_id: int) -> None:
-    from beds.tasks import send_stale_reminder_email
-
-    send_stale_reminder_email.delay(reminder_id)
 
 
 def stale_locations(*, region: Region, now: datetime) -> list[Location]:
@@ -110,7 +105,9 @@ def _create_reminder(*, location: Location, user: User, now: datetime) -> int:
                 created_at=now,
                 expires_at=now + REMINDER_VALID_FOR,
             )
-            transaction.on_commit(lambda pk=reminder.pk: _enqueue_email(pk), robust=True)
+            from beds.tasks import send_stale_reminder_email  # the task module imports this one
+
+            outbox_wake_after_commit(task=send_stale_reminder_email, pks=[reminder.pk])
     except IntegrityError:  # another run reminded this planner a moment ago
         return 0
     return 1

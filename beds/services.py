@@ -147,10 +147,11 @@ def capacity_book_held(*, capacity_id: int, by: User | None) -> Capacity:
 
 
 @transaction.atomic
-def capacity_free_bed(*, capacity_id: int, by: User | None) -> Capacity:
-    """A discharge frees a bed (never beyond the contracted total)."""
+def capacity_free_bed(*, capacity_id: int, by: User | None, source: str = ChangeSource.DISCHARGE) -> Capacity:
+    """A discharge, or a booking ended before admission (source booking), frees a bed (never
+    beyond the contracted total)."""
     capacity = _locked(capacity_id)
     before = capacity.snapshot()
     capacity.available = min(capacity.available + 1, capacity.total)
-    _save(capacity, before=before, by=by, source=ChangeSource.DISCHARGE, fields=["available"])
+    _save(capacity, before=before, by=by, source=source, fields=["available"])
     return capacity

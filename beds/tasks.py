@@ -1,80 +1,43 @@
 """Celery tasks for bed counts: daily overviews, stale-count reminders and their e-mails.
 
 Every task takes ids, re-reads, and is safe to run twice or concurrently: snapshots and
-reminders are created under unique constraints, e-mails are claimed with a conditional UPDATE
-(a lease, so a crashed worker's claim runs out) before they are sent.
+reminders are created under unique constraints, e-mails go through the outbox (elvdesk/outbox.py:
+claimed with a lease, marked sent once the mail server accepted them).
 """
 
 import logging
-from datetime import timedelta
 
 from celery import shared_task
-from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from beds import overviews, reminders
 from beds.models import Capacity, OverviewDelivery, OverviewSubscription, StaleCountReminder
+from elvdesk.outbox import (
+    SEND_TASK_OPTIONS,
+    outbox_claim,
+    outbox_close_unsent,
+    outbox_due,
+    outbox_send,
+    outbox_wake,
+)
 
 logger = logging.getLogger(__name__)
 
-# Longer than a send task may run (time_limit), so a live claim never runs out under a worker.
-CLAIM_LEASE = timedelta(minutes=10)
-# Retries back off exponentially (with jitter) up to 10 minutes, far below the broker's
-# visibility timeout (settings.CELERY_BROKER_TRANSPORT_OPTIONS, 1 hour), so a retry waiting in a
-# worker is never redelivered to another one. (Celery's retry_backoff options apply only to
-# autoretry_for, so the countdown is computed in _send.)
-RETRY_BACKOFF_SECONDS = 10
-RETRY_BACKOFF_MAX = 600
-SEND_OPTIONS = {
-    "bind": True,
-    "acks_late": True,
-    "max_retries": 8,
-    "time_limit": 60,
-    "soft_time_limit": 50,
-}
 
-
-def _unclaimed(now) -> Q:
-    return Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE)
-
-
-def _claim(model, pk: int) -> bool:
-    now = timezone.now()
-    return bool(model.objects.filter(_unclaimed(now), pk=pk, sent_at__isnull=True).update(claimed_at=now))
-
-
-def _send(task, model, pk: int, message: EmailMultiAlternatives) -> None:
-    try:
-        message.send()
-    except Exception as error:  # SMTP trouble: give the claim back and try again later
-        model.objects.filter(pk=pk).update(claimed_at=None)
-        countdown = get_exponential_backoff_interval(
-            factor=RETRY_BACKOFF_SECONDS, retries=task.request.retries, maximum=RETRY_BACKOFF_MAX, full_jitter=True
-        )
-        raise task.retry(exc=error, countdown=countdown) from error
-    model.objects.filter(pk=pk).update(sent_at=timezone.now())
-
-
-def _finish_unsent(model, pk: int) -> None:
-    """Nothing to send (recipient gone or unsubscribed): close the outbox row."""
-    model.objects.filter(pk=pk).update(sent_at=timezone.now())
-
-
-@shared_task(**SEND_OPTIONS)
+@shared_task(**SEND_TASK_OPTIONS)
 def send_overview_email(self, delivery_id: int) -> bool:
     """Mail one daily overview to one subscriber, in the subscriber's language."""
-    if not _claim(OverviewDelivery, delivery_id):
+    if not outbox_claim(model=OverviewDelivery, pk=delivery_id):
         return False
     delivery = OverviewDelivery.objects.select_related("user", "snapshot", "snapshot__region").get(pk=delivery_id)
     user, snapshot = delivery.user, delivery.snapshot
     subscribed = OverviewSubscription.objects.filter(user=user, region=snapshot.region).exists()
     if not (user.is_active and user.email and subscribed):
-        _finish_unsent(OverviewDelivery, delivery_id)
+        outbox_close_unsent(model=OverviewDelivery, pk=delivery_id)
         return False
     with translation.override(user.language or settings.LANGUAGE_CODE):
         context = {
@@ -92,22 +55,22 @@ def send_overview_email(self, delivery_id: int) -> bool:
     message = EmailMultiAlternatives(subject, body, to=[user.email])
     message.attach_alternative(html, "text/html")
     message.attach(overviews.overview_csv_filename(snapshot), attachment, "text/csv")
-    _send(self, OverviewDelivery, delivery_id, message)
+    outbox_send(task=self, model=OverviewDelivery, pk=delivery_id, message=message)
     logger.info("bed overview %s e-mailed (delivery %s)", snapshot.pk, delivery_id)
     return True
 
 
-@shared_task(**SEND_OPTIONS)
+@shared_task(**SEND_TASK_OPTIONS)
 def send_stale_reminder_email(self, reminder_id: int) -> bool:
     """Mail one "are these counts still correct?" reminder with its signed link."""
-    if not _claim(StaleCountReminder, reminder_id):
+    if not outbox_claim(model=StaleCountReminder, pk=reminder_id):
         return False
     reminder = StaleCountReminder.objects.select_related("user", "location", "location__organisation__region").get(
         pk=reminder_id
     )
     user = reminder.user
     if not (user.is_active and user.email and reminder.is_open and not reminder.is_expired()):
-        _finish_unsent(StaleCountReminder, reminder_id)
+        outbox_close_unsent(model=StaleCountReminder, pk=reminder_id)
         return False
     region = reminder.location.organisation.region
     capacities = list(Capacity.objects.filter(location=reminder.location).select_related("product"))
@@ -127,7 +90,7 @@ def send_stale_reminder_email(self, reminder_id: int) -> bool:
         html = render_to_string("beds/email/reminder.html", context)
     message = EmailMultiAlternatives(subject, body, to=[user.email])
     message.attach_alternative(html, "text/html")
-    _send(self, StaleCountReminder, reminder_id, message)
+    outbox_send(task=self, model=StaleCountReminder, pk=reminder_id, message=message)
     logger.info("stale reminder %s e-mailed (location %s)", reminder_id, reminder.location_id)
     return True
 
@@ -155,29 +118,9 @@ def send_pending_bed_emails() -> int:
     whose worker died are queued again. Old ones are left: a day-old overview or an expired
     link helps nobody."""
     now = timezone.now()
-    settled = now - timedelta(minutes=1)  # give the on-commit enqueue its chance first
-    deliveries = (
-        OverviewDelivery.objects.filter(
-            _unclaimed(now),
-            sent_at__isnull=True,
-            created_at__lte=settled,
-            created_at__gt=now - overviews.DELIVERY_WINDOW,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:500]
+    deliveries = outbox_due(
+        rows=OverviewDelivery.objects.filter(created_at__gt=now - overviews.DELIVERY_WINDOW), now=now
     )
-    pending_reminders = (
-        StaleCountReminder.objects.filter(
-            _unclaimed(now), sent_at__isnull=True, is_open=True, expires_at__gt=now, created_at__lte=settled
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:500]
-    )
-    count = 0
-    for delivery_id in list(deliveries):
-        send_overview_email.delay(delivery_id)
-        count += 1
-    for reminder_id in list(pending_reminders):
-        send_stale_reminder_email.delay(reminder_id)
-        count += 1
-    return count
+    pending_reminders = outbox_due(rows=StaleCountReminder.objects.filter(is_open=True, expires_at__gt=now), now=now)
+    queued = outbox_wake(task=send_overview_email, pks=deliveries)
+    return queued + outbox_wake(task=send_stale_reminder_email, pks=pending_reminders)

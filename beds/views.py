@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
@@ -21,6 +22,7 @@ from beds import services
 from beds.forms import AdjustForm, CapacityForm, OverviewFilterForm
 from beds.models import Capacity
 from beds.selectors import OverviewFilters, organisation_locations, region_counts_version, region_overview
+from elvdesk.htmx import wants_fragment
 from providers.models import Location
 
 MY_BEDS_TEMPLATE = "beds/my_beds.html"
@@ -168,16 +170,20 @@ def _overview_cache_key(request, region, part: str) -> str:
 @require_GET
 def overview(request):
     region = request.user.region
-    part = "results" if request.htmx else "content"
+    fragment = wants_fragment(request)
+    part = "results" if fragment else "content"
     key = _overview_cache_key(request, region, part)
     html = cache.get(key)
     if html is None:
         html = render_to_string(f"beds/overview.html#{part}", _overview_context(request, region), request)
         cache.set(key, html, OVERVIEW_CACHE_SECONDS)
-    if request.htmx:
-        return HttpResponse(html)
-    # Our own rendering of the template above, escaped there.
-    return render(request, "beds/overview.html", {"region": region, "content": mark_safe(html)})  # nosec B308 B703
+    if fragment:
+        response = HttpResponse(html)
+    else:
+        # Our own rendering of the template above, escaped there.
+        response = render(request, "beds/overview.html", {"region": region, "content": mark_safe(html)})  # nosec B308 B703
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _overview_context(request, region) -> dict:

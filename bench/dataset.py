@@ -389,7 +389,7 @@ class Generator:
             ("referral_id", "location_id", "capacity_id", "admitted_at", "discharged_at", "discharge_destination"),
         )
         self.t_notification = w.table(
-            "notifications", Notification, ("user_id", "referral_id", "kind", "created_at", "read_at", "emailed_at")
+            "notifications", Notification, ("user_id", "referral_id", "kind", "created_at", "read_at", "sent_at")
         )
         self.t_access = w.table(
             "access log",

@@ -9,7 +9,7 @@ the page by the table it is drawn from.
 import math
 from dataclasses import dataclass, field
 
-from django.utils.formats import number_format
+from elvdesk.numbers import format_number
 
 WIDTH = 720
 LABEL_CHARS = 44
@@ -28,7 +28,7 @@ def nice_ceiling(value: float, ticks: int = 4) -> float:
 
 
 def _label(value: float) -> str:
-    return number_format(value, 0 if float(value).is_integer() else 1)
+    return format_number(value, 0 if float(value).is_integer() else 1)
 
 
 @dataclass

@@ -2,10 +2,27 @@
 
 Text cells that a spreadsheet would run as a formula (=, +, -, @ …) get a leading apostrophe,
 so a free-text reason can never become a formula (CSV injection).
+
+The referral list has two forms (the rule, docs/architecture.md §6.4):
+
+- Coordinators (second factor, they may see their region's patients anyway): one row per
+  referral with referral number, patient name, exact moments and the booked location; every
+  referral in the file is access-logged.
+- Analysts (no second factor, entitled to aggregates only): no patient identifier, no referral
+  number, no free text, and no exact moments: the submission day only; admission and discharge
+  moments are left out (the length of stay stays). The quasi-identifiers left, what someone who
+  knows the patient could observe, are the submission day and the booked location (its provider
+  follows from it). Every combination of them in the file is shared by at least K_ANONYMITY (5)
+  referrals: a (day, location) cell with fewer has its location and provider generalised to the
+  region (GENERALISED), and those rows are counted together per day; a day whose generalised
+  rows are still fewer than 5 leaves them out. So with 5 referrals booked at one location on a
+  day they show with the location; 4 show only together with at least one other
+  generalised referral of that day, or not at all.
 """
 
 import csv
 import io
+from collections import Counter
 from datetime import date, datetime
 
 from django.db.models import F, OuterRef, Subquery
@@ -19,9 +36,10 @@ from cockpit.periods import Period
 from cockpit.stats import SecondsBetween
 from cockpit.tables import Column, Kind, Table
 from providers.models import Region
-from referrals.models import Offer, OfferState, Origin, RedirectTarget, State, Urgency
+from referrals.models import BOOKED_OFFER_STATES, Offer, Origin, RedirectTarget, State, Urgency
 
 CSV_TYPE = "text/csv; charset=utf-8"
+K_ANONYMITY = 5  # least number of referrals per (submission day, booked location) in an analyst's file
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -91,6 +109,8 @@ def _sheet_name(title: str, used: set) -> str:
 
 
 def referral_export_columns(*, with_patient: bool) -> list[Column]:
+    if not with_patient:
+        return _analyst_columns()
     columns = [
         Column("submitted_at", _("Submitted at"), Kind.DATETIME),
         Column("product", _("Product")),
@@ -108,20 +128,58 @@ def referral_export_columns(*, with_patient: bool) -> list[Column]:
         Column("length_of_stay", _("Length of stay"), Kind.DAYS),
         Column("destination", _("Discharge destination")),
     ]
-    if with_patient:
-        columns = [
-            Column("referral", _("Referral number"), Kind.INT),
-            Column("patient", _("Patient name")),
-            *columns,
-            Column("close_reason", _("Reason (cancelled or redirected)")),
-        ]
-    return columns
+    return [
+        Column("referral", _("Referral number"), Kind.INT),
+        Column("patient", _("Patient name")),
+        *columns,
+        Column("close_reason", _("Reason (cancelled or redirected)")),
+    ]
+
+
+def _analyst_columns() -> list[Column]:
+    return [
+        Column("submitted_on", _("Submitted on"), Kind.DATE),
+        Column("product", _("Product")),
+        Column("urgency", _("Urgency")),
+        Column("origin", _("Patient was")),
+        Column("state", _("State")),
+        Column("outcome", _("Outcome")),
+        Column("redirect_target", _("Redirected to")),
+        Column("to_offer", _("Time to first offer"), Kind.HOURS),
+        Column("to_accept", _("Time to acceptance"), Kind.HOURS),
+        Column("provider", _("Provider (booked)")),
+        Column("location", _("Location (booked)")),
+        Column("length_of_stay", _("Length of stay"), Kind.DAYS),
+        Column("destination", _("Discharge destination")),
+    ]
+
+
+def generalised_label() -> str:
+    return _("Not shown (fewer than %(k)s referrals)") % {"k": K_ANONYMITY}
+
+
+def k_anonymous(rows: list[dict]) -> list[dict]:
+    """The analyst's rows with every (submitted_on, provider, location) cell at least
+    K_ANONYMITY strong (the rule in the module docstring); the order of the rows is kept."""
+
+    def cell(row):
+        return row["submitted_on"], row["provider"], row["location"]
+
+    cells = Counter(cell(row) for row in rows)
+    marker = generalised_label()
+    small = [row for row in rows if cells[cell(row)] < K_ANONYMITY]
+    for row in small:
+        row.update(location=marker, provider=marker)
+    per_day = Counter(row["submitted_on"] for row in small)
+    suppressed = {id(row) for row in small if per_day[row["submitted_on"]] < K_ANONYMITY}
+    return [row for row in rows if id(row) not in suppressed]
 
 
 def referral_export(*, region: Region, period: Period, with_patient: bool):
-    """(columns, rows, referrals): one row per referral submitted in the period. Without
-    `with_patient` the rows carry no patient identifier at all (not even the referral number)."""
-    booked = Offer.objects.filter(referral=OuterRef("pk"), state=OfferState.ACCEPTED).order_by("answered_at", "id")
+    """(table, referrals shown): one row per referral submitted in the period. Without
+    `with_patient` (analysts) the rows carry no patient identifier at all (not even the referral
+    number) and are k-anonymous (module docstring)."""
+    booked = Offer.objects.filter(referral=OuterRef("pk"), state__in=BOOKED_OFFER_STATES).order_by("answered_at", "id")
     referrals = (
         with_timings(cohort(region, period))
         .annotate(
@@ -165,5 +223,10 @@ def referral_export(*, region: Region, period: Period, with_patient: bool):
         if with_patient:
             row.update(referral=referral.pk, patient=referral.patient.name, close_reason=referral.close_reason)
             shown.append(referral)
+        else:
+            row = {column.key: row.get(column.key) for column in columns}
+            row["submitted_on"] = timezone.localdate(referral.created_at)
         table.rows.append(row)
+    if not with_patient:
+        table.rows = k_anonymous(table.rows)
     return table, shown

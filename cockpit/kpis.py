@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from django.db.models import Avg, Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from cockpit import charts
 from cockpit.periods import Period
 from cockpit.stats import SecondsBetween, percentiles
 from cockpit.tables import Column, Kind, Table
+from elvdesk.numbers import format_percentage
 from providers.models import Region
 from referrals.models import (
+    BOOKED_OFFER_STATES,
     DeclineReason,
     DischargeDestination,
     Offer,
@@ -38,8 +40,8 @@ DAY = 86400.0
 PLACED_STATES = (State.ACCEPTED, State.ADMITTED, State.DISCHARGED)
 WAITING_STATES = (State.SUBMITTED, State.TRIAGE, State.SEARCHING, State.OFFERED)
 HOME_DESTINATIONS = (DischargeDestination.HOME, DischargeDestination.HOME_DISTRICT_NURSING)
-ANSWERED_OFFER_STATES = (OfferState.ACCEPTED, OfferState.DECLINED)
-JUDGED_OFFER_STATES = (OfferState.ACCEPTED, OfferState.DECLINED, OfferState.EXPIRED)
+ANSWERED_OFFER_STATES = (*BOOKED_OFFER_STATES, OfferState.DECLINED)
+JUDGED_OFFER_STATES = (*BOOKED_OFFER_STATES, OfferState.DECLINED, OfferState.EXPIRED)
 
 
 class Outcome:
@@ -79,7 +81,7 @@ def with_timings(referrals: QuerySet[Referral]) -> QuerySet[Referral]:
     """Adds first_offer_at, accepted_at and the seconds from submission to each."""
     first_offer = Offer.objects.filter(referral=OuterRef("pk")).order_by("created_at", "id").values("created_at")[:1]
     acceptance = (
-        Offer.objects.filter(referral=OuterRef("pk"), state=OfferState.ACCEPTED)
+        Offer.objects.filter(referral=OuterRef("pk"), state__in=BOOKED_OFFER_STATES)
         .order_by("answered_at", "id")
         .values("answered_at")[:1]
     )
@@ -108,7 +110,7 @@ def _scaled(value, unit: float) -> float | None:
 
 
 def _pct(value) -> str:
-    return "—" if value is None else f"{number_format(value * 100, 1)} %"
+    return "—" if value is None else format_percentage(value)
 
 
 @dataclass
@@ -327,7 +329,7 @@ def _timing(timed) -> list[Table]:
 
 
 def _unmet(referrals) -> Table:
-    booked = Offer.objects.filter(referral=OuterRef("pk"), state=OfferState.ACCEPTED)
+    booked = Offer.objects.filter(referral=OuterRef("pk"), state__in=BOOKED_OFFER_STATES)
     rows_db = list(
         referrals.filter(state__in=[State.REDIRECTED, State.CANCELLED])
         .exclude(Exists(booked))
@@ -418,7 +420,7 @@ def _providers(region, period) -> Table:
         .values("location__organisation_id", "location__organisation__name")
         .annotate(
             judged=Count("id", filter=Q(state__in=JUDGED_OFFER_STATES)),
-            accepted=Count("id", filter=Q(state=OfferState.ACCEPTED)),
+            accepted=Count("id", filter=Q(state__in=BOOKED_OFFER_STATES)),
         )
     }
     answer_times = percentiles(

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from elvdesk.numbers import half_up, percentage
+
 
 class Kind:
     TEXT = "text"
@@ -41,9 +43,9 @@ class Table:
         if value is None:
             return None
         if column.kind == Kind.SHARE:
-            return round(value * 100, 1)
+            return float(percentage(value))
         if column.kind in (Kind.HOURS, Kind.DAYS, Kind.MINUTES):
-            return round(value, 2)
+            return float(half_up(value, 2))
         if column.kind == Kind.TEXT:
             return str(value)
         return value

@@ -24,6 +24,7 @@ from cockpit.capacity import capacity_picture
 from cockpit.forms import BoardFilterForm, PeriodForm
 from cockpit.kpis import kpi_report
 from cockpit.periods import Period
+from elvdesk.htmx import wants_fragment
 
 COCKPIT_ROLES = (Role.COORDINATOR, Role.ANALYST)
 BOARD_TEMPLATE = "cockpit/board.html"
@@ -62,7 +63,7 @@ def board(request):
         status = 400
     # The same address gives the whole page or (htmx poll, filter change) only the board; a
     # history restore needs the whole page again.
-    partial = request.htmx and not request.htmx.history_restore_request
+    partial = wants_fragment(request)
     response = render(request, f"{BOARD_TEMPLATE}#board" if partial else BOARD_TEMPLATE, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -146,7 +147,8 @@ def kpi_export(request):
 def referral_export(request):
     """`?format=csv|xlsx&from=…&to=…`: the referrals submitted in the period, one row each.
     Coordinators (who may see the region's patients) get the referral number and patient name;
-    analysts no patient identifier at all."""
+    analysts no patient identifier at all, days instead of moments, and k-anonymous rows
+    (cockpit/exports.py)."""
     fmt = _export_format(request)
     if fmt is None:
         return _bad_export(_("Choose the format csv or xlsx."))

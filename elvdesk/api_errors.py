@@ -77,3 +77,13 @@ def page_not_found(request, exception):
 
         return fhir_not_found(request)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: an API client gets the API's error shape, not an HTML page it cannot read
+    (under /fhir/ the FHIR middleware turns it into an OperationOutcome); pages get the static
+    500 page, which shows nothing of the request."""
+    if request.path.startswith("/api/"):
+        message = _("Something went wrong on our side. Try again later; if it keeps happening, contact the desk.")
+        return JsonResponse(error_body(status_code=500, code="server_error", message=str(message)), status=500)
+    return defaults.server_error(request)

@@ -3,7 +3,11 @@
 from django import forms
 from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
+from django.http import QueryDict
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from elvdesk.input_guard import NUL, nul_in
 
 
 class PlainSelect(forms.Select):
@@ -48,3 +52,31 @@ class ListedModelChoiceField(forms.ModelChoiceField):
 
     iterator = _ListedChoices
     widget = PlainSelect
+
+
+class RefusesNulCharacters:
+    """For a form whose view reports NUL characters itself (elvdesk/input_guard.form_reports_nul):
+    removes them from the data before any field is cleaned (a model choice field would query the
+    database with them, and PostgreSQL refuses NUL) and gives each field that held one an error,
+    so the page comes back with everything that was typed, less the invisible character."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        self.nul_keys = []
+        if data is not None and nul_in(data) is not None:
+            stripped = QueryDict(mutable=True)
+            for key, values in data.lists():
+                if NUL in key or any(NUL in value for value in values):
+                    self.nul_keys.append(key.replace(NUL, ""))
+                stripped.setlist(key.replace(NUL, ""), [value.replace(NUL, "") for value in values])
+            data = stripped
+        super().__init__(data, *args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        names = {self.add_prefix(name): name for name in self.fields}
+        for key in self.nul_keys:
+            self.add_error(
+                names.get(key),
+                _("This field held an invisible control character (NUL), which was removed. Check it and send again."),
+            )
+        return cleaned

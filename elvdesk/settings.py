@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every error answer under /fhir/ becomes an OperationOutcome, whoever made it.
+    "interop.fhir.middleware.OperationOutcomeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -76,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Oversized bodies (413), NUL characters, bad Idempotency-Keys (400): before any view.
+    "elvdesk.input_guard.InputGuardMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.TwoFactorRequiredMiddleware",
@@ -85,6 +89,10 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns lockouts raised during login into its response.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Bad input (README, "Bad input"; elvdesk/input_guard.py): larger request bodies answer 413. The
+# largest real body, a bulk capacity PUT of 500 locations with every product, is about 400 kB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 ROOT_URLCONF = "elvdesk.urls"
 WSGI_APPLICATION = "elvdesk.wsgi.application"
@@ -114,6 +122,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# The schema owner's URL, for `migrate` and `db_app_role` only (audit/db_roles.py): with it set,
+# DATABASE_URL names the application's role, which may only INSERT and SELECT on the access log,
+# so the web and worker processes cannot empty it. Unset (make run, tests): one role does all.
+MIGRATE_DATABASE = (
+    dj_database_url.parse(os.environ["MIGRATE_DATABASE_URL"])
+    if os.environ.get("MIGRATE_DATABASE_URL") and not os.environ.get("ELVDESK_TESTING")
+    else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -161,6 +177,9 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ELV bed desk <noreply@elvdesk.localhost>")
+# A stalled SMTP server gives up well within a send task's soft time limit (50 s); the claim is
+# given back and the task retries (elvdesk/outbox.py).
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 
 # --- Celery / Redis -------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -173,13 +192,27 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers log through LOGGING below (with its patient-data scrubbing), not handlers of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis answers in well under a millisecond, so half a second without an answer is an outage:
+# a publish to a stopped, frozen (accepts, never answers) or unreachable broker gives up after one
+# attempt within that time. max_retries 0: otherwise kombu sleeps 2 s and connects again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 0.5,
+    "max_retries": 0,
+}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Publishing does not retry: what must be sent waits in an outbox table and a periodic sweep
 # queues it again, so a broker outage costs a user's request milliseconds, not seconds.
 CELERY_TASK_PUBLISH_RETRY = False
+# How long a send task's claim on an outbox row holds (elvdesk/outbox.py): longer than a send
+# task may run (time_limit 60 s), so a live claim never runs out under a working worker; a dead
+# worker's claim runs out and the sweep sends the e-mail again.
+OUTBOX_CLAIM_LEASE = timedelta(minutes=10)
 CELERY_BEAT_SCHEDULE = {
     "expire-offers": {"task": "referrals.tasks.expire_offers", "schedule": 60.0},
     "send-pending-notification-emails": {
@@ -198,9 +231,15 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# The cache only saves work: while Redis is stopped, frozen or unreachable every call is a miss
+# (elvdesk/redis_cache.py), after at most one timeout per process every CIRCUIT_OPEN_SECONDS.
+REDIS_CACHE = {
+    "BACKEND": "elvdesk.redis_cache.ResilientRedisCache",
+    "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25, "CIRCUIT_OPEN_SECONDS": 5},
+}
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {**REDIS_CACHE, "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -215,6 +254,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "elvdesk.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "elvdesk.api_errors.api_exception_handler",
+    # JSON with a nesting limit and without NUL characters (elvdesk/json_parsing.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "elvdesk.json_parsing.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
@@ -239,6 +284,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# How many reverse proxies of ours stand in front (each appends to X-Forwarded-For). 0: the
+# header is ignored (anyone could send it). The lock-out and the access log both take the
+# client's address from accounts.client_ip.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 # Sessions end after 30 idle minutes (accounts.middleware.IdleTimeoutMiddleware) and at the
 # latest after 12 hours, and when the browser closes.
 SESSION_IDLE_TIMEOUT = int(os.environ.get("SESSION_IDLE_MINUTES", "30")) * 60
@@ -278,6 +328,14 @@ if not DEBUG and _env_bool("SECURE_COOKIES", True) and not os.environ.get("ELVDE
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No BSN, patient field values or quoted database values in any log line (elvdesk/log_scrubbing.py).
+    "filters": {"patient_data": {"()": "elvdesk.log_scrubbing.PatientDataFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["patient_data"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's own handlers (console with DEBUG, mail to ADMINS) would see records before the
+    # filter: none, so django.* goes through the root handler above.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
+# Error reports (mail to ADMINS, the DEBUG page) without patient POST fields, variables or values.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "elvdesk.log_scrubbing.PatientSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "elvdesk.log_scrubbing.PatientSafeExceptionReporter"

@@ -19,8 +19,8 @@ CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Tests never collect static files; WhiteNoise would only warn about the missing directory.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
 
-# The Redis the fixtures may use; the application itself sees none (REDIS_URL empty: /healthz
-# reports Redis as not configured unless a test sets it).
+# The Redis the fixtures may use; the application itself sees none (/healthz reports broker and
+# cache as in-process unless a test points them at one: tests/private_redis.py, `real_cache`).
 TEST_REDIS_URL = REDIS_URL  # noqa: F405
 REDIS_URL = ""
 CELERY_BROKER_URL = "memory://"

@@ -20,5 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# Unmatched /api/ paths answer in the API's JSON error shape (elvdesk/api_errors.py).
+# Unmatched /api/ paths and unexpected errors answer in the API's JSON error shape there
+# (elvdesk/api_errors.py).
 handler404 = "elvdesk.api_errors.page_not_found"
+handler500 = "elvdesk.api_errors.server_error"

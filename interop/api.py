@@ -7,7 +7,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,15 +14,17 @@ from accounts.authentication import OrganisationTokenAuthentication
 from accounts.models import Role, User
 from accounts.permissions import role_permission
 from beds.api import CapacityOutput
+from elvdesk import input_limits
 from elvdesk.api_schema import ERROR_RESPONSES, ErrorResponse
+from elvdesk.json_parsing import JSONParser
 from interop import services
 from interop.authentication import ApiKeyAuthentication, ChallengeAllSchemes
 from interop.models import ApiKey
 from interop.selectors import organisation_capacity_locations
 
 MAX_LOCATIONS = 500
-MAX_COUNT = 10_000  # beds of one product at one location; keeps absurd numbers out of the database
-MAX_ID = 2**63 - 1
+MAX_COUNT = input_limits.BED_COUNT
+MAX_ID = input_limits.BIG_ID
 PRODUCT_CODE = r"^[-a-zA-Z0-9_]+$"
 
 
@@ -88,7 +89,7 @@ class CapacityItemInput(StrictInput):
     expected_72h = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
     version = serializers.IntegerField(
         min_value=1,
-        max_value=MAX_ID,
+        max_value=input_limits.POSITIVE_INT,
         required=False,
         help_text="Optional: refuse this item (412) unless it still has this version.",
     )
@@ -111,7 +112,7 @@ class CapacityBulkApi(ChallengeAllSchemes, APIView):
 
     authentication_classes = [OrganisationTokenAuthentication, ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
-    parser_classes = [JSONParser]  # nested lists: JSON only
+    parser_classes = [JSONParser]  # nested lists: JSON only (with the nesting limit)
 
     class Input(StrictInput):
         locations = serializers.ListField(child=LocationItemInput(), min_length=1, max_length=MAX_LOCATIONS)

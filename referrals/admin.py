@@ -58,15 +58,20 @@ class StayAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Offer)
-class OfferAdmin(admin.ModelAdmin):
+class OfferAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """An offer's page names its referral (the patient's initials): audited like the referral."""
+
     list_display = ("id", "referral_id", "location", "product", "state", "created_at", "expires_at")
     list_filter = ("state", "product")
-    list_select_related = ("location", "product")
+    list_select_related = ("referral", "location", "product")
     readonly_fields = ("referral", "capacity", "location", "product", "created_by", "answered_by", "state")
+
+    def audit_subject(self, trail, obj):
+        trail.add(obj.referral)
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("kind", "user", "referral_id", "created_at", "read_at", "emailed_at")
+    list_display = ("kind", "user", "referral_id", "created_at", "read_at", "sent_at")
     list_filter = ("kind",)
     list_select_related = ("user",)

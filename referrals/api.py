@@ -13,7 +13,9 @@ from accounts.models import Role
 from accounts.permissions import role_permission
 from audit.trail import AuditedApiMixin
 from beds.models import Capacity
+from elvdesk import input_limits
 from elvdesk.api_schema import ERROR_RESPONSES
+from elvdesk.input_guard import IDEMPOTENCY_KEY_PATTERN
 from providers.models import Feature, Insurer, Product
 from providers.postcodes import normalise_postcode, postcode_area
 from referrals import services
@@ -111,7 +113,7 @@ class ReferralListCreateApi(AuditedApiMixin, APIView):
     audit_referral_kwarg = None
 
     class Input(serializers.Serializer):
-        bsn = serializers.CharField()
+        bsn = serializers.CharField(max_length=11)
         name = serializers.CharField(max_length=150)
         date_of_birth = serializers.DateField(validators=[clean_date_of_birth])
         sex = serializers.ChoiceField(choices=Sex.choices)
@@ -133,10 +135,10 @@ class ReferralListCreateApi(AuditedApiMixin, APIView):
         carer_relief_only = serializers.BooleanField(default=False)
         trainable_after_hospital = serializers.BooleanField(default=False)
         needs_elderly_care_specialist = serializers.BooleanField(default=False)
-        medical_reason = serializers.CharField()
+        medical_reason = serializers.CharField(max_length=input_limits.MEDICAL_REASON)
         consent = serializers.BooleanField()
         carer_contact = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        notes = serializers.CharField(required=False, allow_blank=True, default="")
+        notes = serializers.CharField(max_length=input_limits.NOTES, required=False, allow_blank=True, default="")
 
         def validate_bsn(self, value):
             return clean_bsn(value)
@@ -170,7 +172,7 @@ class ReferralListCreateApi(AuditedApiMixin, APIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {"type": "string", "maxLength": input_limits.IDEMPOTENCY_KEY, "pattern": IDEMPOTENCY_KEY_PATTERN},
                 location=OpenApiParameter.HEADER,
                 description="Send the same key again (retry) to get the first referral back instead of a second.",
             )
@@ -213,7 +215,7 @@ class ReferralTransitionApi(AuditedApiMixin, APIView):
 
     class Input(serializers.Serializer):
         to = serializers.ChoiceField(choices=[State.TRIAGE, State.SEARCHING, State.CANCELLED, State.REDIRECTED])
-        reason = serializers.CharField(required=False, allow_blank=True, default="")
+        reason = serializers.CharField(max_length=input_limits.REASON, required=False, allow_blank=True, default="")
         redirect_target = serializers.ChoiceField(choices=RedirectTarget.choices, required=False, default="")
 
     @extend_schema(request=Input, responses={200: ReferralDetailOutput, **ERROR_RESPONSES})
@@ -263,7 +265,7 @@ class ReferralOfferCreateApi(AuditedApiMixin, APIView):
     audit_actions = {"post": "update"}
 
     class Input(serializers.Serializer):
-        capacity = serializers.IntegerField()
+        capacity = serializers.IntegerField(min_value=1, max_value=input_limits.BIG_ID)
 
     @extend_schema(request=Input, responses={201: OfferOutput, **ERROR_RESPONSES})
     def post(self, request, pk: int):
@@ -311,6 +313,7 @@ class OfferAcceptApi(AuditedApiMixin, APIView):
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
     audit_actions = {"post": "update"}
     audit_referral_kwarg = None
+    audit_offer_kwarg = "pk"
 
     class Input(serializers.Serializer):
         admission_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -331,10 +334,11 @@ class OfferDeclineApi(AuditedApiMixin, APIView):
     permission_classes = [role_permission(Role.PROVIDER_STAFF)]
     audit_actions = {"post": "update"}
     audit_referral_kwarg = None
+    audit_offer_kwarg = "pk"
 
     class Input(serializers.Serializer):
         reason = serializers.ChoiceField(choices=DeclineReason.choices)
-        text = serializers.CharField(required=False, allow_blank=True, default="")
+        text = serializers.CharField(max_length=input_limits.REASON, required=False, allow_blank=True, default="")
 
     @extend_schema(request=Input, responses={200: OfferOutput, **ERROR_RESPONSES})
     def post(self, request, pk: int):
@@ -382,6 +386,29 @@ class ReferralAdmissionApi(AuditedApiMixin, APIView):
             admitted_at=serializer.validated_data.get("admitted_at") or timezone.now(),
         )
         return Response(StayOutput(stay).data, status=status.HTTP_201_CREATED)
+
+
+class ReferralNoShowApi(AuditedApiMixin, APIView):
+    """The booked patient did not arrive: the bed goes back and the referral is cancelled. The
+    booking's provider or the desk records it."""
+
+    permission_classes = [role_permission(Role.PROVIDER_STAFF, Role.COORDINATOR)]
+    audit_actions = {"post": "update"}
+
+    class Input(serializers.Serializer):
+        reason = serializers.CharField(max_length=input_limits.REASON)
+
+    @extend_schema(request=Input, responses={200: ReferralDetailOutput, **ERROR_RESPONSES})
+    def post(self, request, pk: int):
+        if request.user.role == Role.PROVIDER_STAFF:
+            referral = _provider_referral(request, pk)
+        else:
+            referral = referral_for_user(request.user, pk)
+            request.audit.add(referral)
+        serializer = self.Input(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.offer_no_show(referral=referral, by=request.user, reason=serializer.validated_data["reason"])
+        return Response(ReferralDetailOutput(referral_for_user(request.user, pk)).data)
 
 
 class ReferralDischargeApi(AuditedApiMixin, APIView):

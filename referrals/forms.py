@@ -1,12 +1,10 @@
 import uuid
-from datetime import timedelta
 
 from django import forms
-from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from elvdesk.forms import PlainSelect
+from elvdesk import input_limits
+from elvdesk.forms import PlainSelect, RefusesNulCharacters
 from providers.models import Feature, Insurer, Product
 from providers.postcodes import normalise_postcode, postcode_area
 from referrals.models import DeclineReason, DischargeDestination, Origin, RedirectTarget, Sex, State, Urgency
@@ -23,11 +21,11 @@ DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d-%m-%Y %H:%M"]
 
 
-class ReferralForm(forms.Form):
+class ReferralForm(RefusesNulCharacters, forms.Form):
     """The referral as a GP or transfer nurse types it. Only cleans; the service decides."""
 
-    submit_token = forms.CharField(widget=forms.HiddenInput, required=False)
-    draft_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    submit_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=input_limits.IDEMPOTENCY_KEY)
+    draft_id = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1, max_value=input_limits.BIG_ID)
     # Patient
     bsn = forms.CharField(label=_("BSN"), max_length=11, help_text=_("9 digits"))
     name = forms.CharField(label=_("Name"), max_length=150)
@@ -73,9 +71,16 @@ class ReferralForm(forms.Form):
     needs_elderly_care_specialist = forms.BooleanField(
         label=_("Complex care that needs a specialist ouderengeneeskunde"), required=False
     )
-    medical_reason = forms.CharField(label=_("Medical reason"), widget=forms.Textarea(attrs={"rows": 4}))
+    medical_reason = forms.CharField(
+        label=_("Medical reason"), max_length=input_limits.MEDICAL_REASON, widget=forms.Textarea(attrs={"rows": 4})
+    )
     carer_contact = forms.CharField(label=_("Informal carer (name and phone)"), max_length=200, required=False)
-    notes = forms.CharField(label=_("Notes for the desk"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    notes = forms.CharField(
+        label=_("Notes for the desk"),
+        max_length=input_limits.NOTES,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+    )
     consent = forms.BooleanField(label=_("The patient (or representative) consents to this referral"), required=False)
 
     def __init__(self, *args, user, **kwargs):
@@ -112,7 +117,9 @@ class ReferralForm(forms.Form):
 
 class StepForm(forms.Form):
     target = forms.ChoiceField(choices=State.choices)
-    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Reason"), required=False, max_length=input_limits.REASON, widget=forms.Textarea(attrs={"rows": 2})
+    )
     redirect_target = forms.ChoiceField(
         label=_("Redirect to"),
         choices=[("", "—"), *RedirectTarget.choices],
@@ -122,7 +129,7 @@ class StepForm(forms.Form):
 
 
 class OfferSendForm(forms.Form):
-    capacity = forms.IntegerField(widget=forms.HiddenInput)
+    capacity = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=input_limits.BIG_ID)
 
 
 class OfferAcceptForm(forms.Form):
@@ -132,23 +139,26 @@ class OfferAcceptForm(forms.Form):
         input_formats=DATETIME_FORMATS,
         help_text=_("When can the patient come?"),
     )
-
-    def clean_admission_at(self):
-        value = self.cleaned_data["admission_at"]
-        if value < timezone.now() - timedelta(hours=1):
-            raise ValidationError(_("The admission time cannot be in the past."))
-        return value
+    # Whether the time is plausible is services.offer_accept's rule, shared with API and FHIR.
 
 
 class OfferDeclineForm(forms.Form):
     reason = forms.ChoiceField(label=_("Reason"), choices=[("", _("Choose a reason")), *DeclineReason.choices])
-    text = forms.CharField(label=_("Explanation"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    text = forms.CharField(
+        label=_("Explanation"), required=False, max_length=input_limits.REASON, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("reason") == DeclineReason.OTHER and not cleaned.get("text", "").strip():
             self.add_error("text", _("Explain the reason."))
         return cleaned
+
+
+class NoShowForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"), required=False, max_length=input_limits.REASON, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class AdmitForm(forms.Form):

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from django.core.cache import cache
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.timesince import timesince
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from beds.models import Capacity
 from beds.selectors import OverviewFilters, location_list, mark_staleness, region_counts_version
+from elvdesk.numbers import format_number
 from providers.models import Location, PostcodeArea
 from referrals.models import DeclineReason, Offer, OfferState, Referral, Urgency
 
@@ -136,7 +136,7 @@ def _explain(location: Location, capacity: Capacity, referral: Referral, require
         warnings.append(_("Not contracted by %(insurer)s") % {"insurer": referral.patient.insurer.name})
     distance = getattr(location, "distance_km", None)
     if distance is not None:
-        reasons.append(_("%(km)s km from the patient's home") % {"km": number_format(distance, 1)})
+        reasons.append(_("%(km)s km from the patient's home") % {"km": format_number(distance, 1)})
     if capacity.stale:
         warnings.append(_("Count not confirmed recently: call before sending an offer."))
     elif capacity.confirmed_at:

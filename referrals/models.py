@@ -174,6 +174,14 @@ class OfferState(models.TextChoices):
     DECLINED = "declined", _("Declined")
     EXPIRED = "expired", _("Expired")
     WITHDRAWN = "withdrawn", _("Withdrawn")
+    # A booking that ended before admission; the bed went back to the count.
+    CANCELLED = "cancelled", _("Booking cancelled")
+    NO_SHOW = "no_show", _("Patient did not arrive")
+
+
+# Offers the provider accepted, whatever happened to the booking afterwards: the figures of
+# acceptance (time to a bed, acceptance rate, the booked location) count them all.
+BOOKED_OFFER_STATES = (OfferState.ACCEPTED, OfferState.CANCELLED, OfferState.NO_SHOW)
 
 
 class DeclineReason(models.TextChoices):
@@ -268,7 +276,9 @@ class ReferralDraft(models.Model):
 
 
 class Notification(models.Model):
-    """In-app message and e-mail outbox in one: `emailed_at` is empty until the mail went out.
+    """In-app message and e-mail outbox in one (elvdesk/outbox.py): `claimed_at` is the sending
+    task's lease, `sent_at` is set once the mail server accepted the e-mail (or there was nothing
+    to send: the user has no address).
 
     Carries no patient data: the text names the referral number and links to it.
     """
@@ -278,11 +288,12 @@ class Notification(models.Model):
     kind = models.CharField(max_length=40)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "read_at"]), models.Index(fields=["emailed_at"])]
+        indexes = [models.Index(fields=["user", "read_at"]), models.Index(fields=["sent_at", "created_at"])]
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.user}"

@@ -1,9 +1,8 @@
 """Who hears about what. Creates in-app notifications (also the e-mail outbox) and asks
 Celery to send the e-mails once the transaction has committed."""
 
-from django.db import transaction
-
 from accounts.models import Role, User
+from elvdesk.outbox import outbox_wake_after_commit
 from referrals.models import Notification, Offer, Referral
 
 
@@ -13,25 +12,22 @@ class Kind:
     OFFER_ACCEPTED = "offer_accepted"
     OFFER_DECLINED = "offer_declined"
     OFFER_EXPIRED = "offer_expired"
+    BOOKING_CANCELLED = "booking_cancelled"
+    NO_SHOW = "no_show"
     # Escalations (referrals/escalations.py)
     ESCALATION_UNTRIAGED = "escalation_untriaged"
     ESCALATION_URGENT_UNPLACED = "escalation_urgent_unplaced"
     ESCALATION_DISCHARGE_TOMORROW = "escalation_discharge_tomorrow"
 
 
-def _enqueue_email(notification_id: int) -> None:
-    from referrals.tasks import send_notification_email
-
-    send_notification_email.delay(notification_id)
-
-
 def notify(*, users, referral: Referral, kind: str) -> list[Notification]:
+    from referrals.tasks import send_notification_email  # the tasks import the services, which import this
+
     notifications = Notification.objects.bulk_create(
         [Notification(user=user, referral=referral, kind=kind) for user in users]
     )
-    for notification in notifications:
-        # robust: a broker outage must not fail the user's action; the outbox sweep sends it later.
-        transaction.on_commit(lambda pk=notification.pk: _enqueue_email(pk), robust=True)
+    # A broker outage must not fail or slow the user's action; the outbox sweep sends them later.
+    outbox_wake_after_commit(task=send_notification_email, pks=[notification.pk for notification in notifications])
     return notifications
 
 
@@ -52,6 +48,19 @@ def notify_offer_received(offer: Offer) -> None:
 
 def notify_offer_accepted(offer: Offer) -> None:
     notify(users=[offer.referral.referred_by], referral=offer.referral, kind=Kind.OFFER_ACCEPTED)
+
+
+def notify_booking_cancelled(offer: Offer) -> None:
+    """The provider expects a patient who will not come; its bed count has it back already."""
+    planners = User.objects.filter(
+        is_active=True, role=Role.PROVIDER_STAFF, organisation_id=offer.location.organisation_id
+    )
+    notify(users=planners, referral=offer.referral, kind=Kind.BOOKING_CANCELLED)
+
+
+def notify_no_show(offer: Offer) -> None:
+    """The referrer and the desk: the patient did not arrive where the bed was booked."""
+    notify(users={offer.referral.referred_by, *_desk(offer.referral)}, referral=offer.referral, kind=Kind.NO_SHOW)
 
 
 def notify_offer_closed(offer: Offer, *, kind: str) -> None:

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from beds import services as beds
-from beds.models import Capacity
+from beds.models import Capacity, ChangeSource
 from elvdesk.errors import Conflict
 from referrals import notifications
 from referrals.models import (
@@ -25,7 +25,7 @@ from referrals.models import (
     Stay,
 )
 from referrals.validation import referral_errors
-from referrals.workflow import referral_transition
+from referrals.workflow import STEP_ACTIONS, Action, referral_transition
 
 PATIENT_FIELDS = ("name", "date_of_birth", "sex", "postcode", "insurer")
 REFERRAL_FIELDS = (
@@ -79,7 +79,9 @@ def referral_submit(
     try:
         with transaction.atomic():
             referral = _create_referral(by=by, data=data, idempotency_key=idempotency_key)
-    except IntegrityError:
+    except (IntegrityError, LiveReferralExists):
+        # The same submit running at the same moment (a double click) committed first: its
+        # referral is the live one this one ran into, and the answer to this request too.
         existing = _existing_for_key(by, idempotency_key)
         if existing is not None:
             return existing, False
@@ -111,7 +113,7 @@ def _create_referral(*, by: User, data: dict, idempotency_key: str | None) -> Re
         **{name: data.get(name) for name in REFERRAL_FIELDS if data.get(name) is not None},
     )
     referral.care_needs.set(data.get("care_needs") or [])
-    referral_transition(referral=referral, target=State.SUBMITTED, by=by)
+    referral_transition(referral=referral, target=State.SUBMITTED, by=by, actions=(Action.SUBMIT,))
     notifications.notify_submitted(referral)
     if referral.region.self_service_allowed(now):
         referral_transition(
@@ -119,23 +121,55 @@ def _create_referral(*, by: User, data: dict, idempotency_key: str | None) -> Re
             target=State.SEARCHING,
             by=None,
             reason=_("Self-service: the referrer may send offers directly."),
+            actions=(Action.START_SEARCH,),
         )
     return referral
 
 
+def _lock_live_offers(referral_id: int) -> list[Offer]:
+    """The referral's open and booked offers, locked: first of all locks, as in offer_accept."""
+    return list(
+        Offer.objects.select_for_update()
+        .filter(referral_id=referral_id, state__in=(OfferState.OPEN, OfferState.ACCEPTED))
+        .order_by("pk")
+    )
+
+
 def referral_step(*, referral: Referral, target: str, by: User, reason: str = "", redirect_target: str = "") -> None:
-    """Triage, start the search, cancel or redirect. Cancel and redirect need a reason and
-    release the hold of an open offer."""
+    """Triage, start the search, withdraw the offer, cancel or redirect. Cancel and redirect need
+    a reason; leaving gives back the bed of an open offer (withdrawn) or a booking (cancelled)."""
     if target in (State.CANCELLED, State.REDIRECTED) and not reason.strip():
         raise ValidationError({"reason": [_("Give a reason.")]})
     if target == State.REDIRECTED and not redirect_target:
         raise ValidationError({"redirect_target": [_("Choose where the patient goes instead.")]})
     with transaction.atomic():
-        for offer in Offer.objects.select_for_update().filter(referral=referral, state=OfferState.OPEN):
-            _close_offer(offer, state=OfferState.WITHDRAWN, by=by)
-        referral_transition(referral=referral, target=target, by=by, reason=reason)
+        # Lock order offers → bed count → referral, as every answer to an offer takes them: a
+        # cancel that waited for a concurrent accept reads the offer as booked, and frees that bed.
+        # A step that is not allowed (say, searching again from booked) rolls the release back.
+        released = _lock_live_offers(referral.pk)
+        for offer in released:
+            if offer.state == OfferState.OPEN:
+                _close_offer(offer, state=OfferState.WITHDRAWN, by=by)
+            else:
+                _close_booking(offer, state=OfferState.CANCELLED, by=by)
+        locked = Referral.objects.select_for_update().get(pk=referral.pk)
+        _refuse_offers_sent_meanwhile(locked)
+        referral_transition(referral=locked, target=target, by=by, reason=reason, locked=True, actions=STEP_ACTIONS)
         if target in (State.CANCELLED, State.REDIRECTED):
-            Referral.objects.filter(pk=referral.pk).update(close_reason=reason, redirect_target=redirect_target)
+            locked.close_reason, locked.redirect_target = reason, redirect_target
+            locked.save(update_fields=["close_reason", "redirect_target"])
+        for offer in released:
+            if offer.state == OfferState.CANCELLED:
+                offer.referral = locked
+                notifications.notify_booking_cancelled(offer)
+    referral.state, referral.state_changed_at = locked.state, locked.state_changed_at
+
+
+def _refuse_offers_sent_meanwhile(locked: Referral) -> None:
+    """An offer sent between reading the offers and locking the referral (offer_create locks the
+    referral first, so none can follow now) would keep its bed held: refuse, the user repeats."""
+    if Offer.objects.filter(referral=locked, state__in=(OfferState.OPEN, OfferState.ACCEPTED)).exists():
+        raise Conflict(_("The referral changed in the meantime. Look again and repeat."), code="referral_changed")
 
 
 def _close_offer(offer: Offer, *, state: str, by: User | None) -> None:
@@ -144,6 +178,14 @@ def _close_offer(offer: Offer, *, state: str, by: User | None) -> None:
     offer.answered_at = timezone.now()
     offer.answered_by = by
     offer.save(update_fields=["state", "answered_at", "answered_by"])
+
+
+def _close_booking(offer: Offer, *, state: str, by: User | None) -> None:
+    """The booked patient will not come: the bed goes back to the count. `answered_*` keep who
+    accepted; the referral's event says who ended the booking and why."""
+    beds.capacity_free_bed(capacity_id=offer.capacity_id, by=by, source=ChangeSource.BOOKING)
+    offer.state = state
+    offer.save(update_fields=["state"])
 
 
 @transaction.atomic
@@ -167,7 +209,7 @@ def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
         created_at=now,
         expires_at=now + timedelta(minutes=referral.region.offer_expiry_minutes),
     )
-    referral_transition(referral=referral, target=State.OFFERED, by=by, locked=True)
+    referral_transition(referral=referral, target=State.OFFERED, by=by, locked=True, actions=(Action.SEND_OFFER,))
     notifications.notify_offer_received(offer)
     return offer
 
@@ -188,9 +230,24 @@ def _lock_answered_referral(offer: Offer) -> Referral:
     return Referral.objects.select_for_update(of=("self",)).select_related("referred_by").get(pk=offer.referral_id)
 
 
+ADMISSION_GRACE = timedelta(hours=1)  # a time entered a little after the moment it names
+ADMISSION_LATEST = timedelta(days=14)  # a booked bed is taken off the count from now on
+
+
+def _check_admission_at(admission_at: datetime | None) -> None:
+    if admission_at is None:
+        return
+    now = timezone.now()
+    if admission_at < now - ADMISSION_GRACE:
+        raise ValidationError({"admission_at": [_("The admission time cannot be in the past.")]})
+    if admission_at > now + ADMISSION_LATEST:
+        raise ValidationError({"admission_at": [_("The admission time cannot be more than two weeks ahead.")]})
+
+
 @transaction.atomic
 def offer_accept(*, offer: Offer, by: User, admission_at: datetime | None = None) -> Offer:
     """The provider takes the patient: the held bed becomes a booking, in one transaction."""
+    _check_admission_at(admission_at)
     offer = _lock_open_offer(offer)
     if offer.is_expired():
         raise Conflict(_("This offer has expired; the bed is no longer held."), code="offer_expired")
@@ -201,7 +258,9 @@ def offer_accept(*, offer: Offer, by: User, admission_at: datetime | None = None
     offer.admission_at = admission_at
     offer.save(update_fields=["state", "answered_at", "answered_by", "admission_at"])
     offer.referral = _lock_answered_referral(offer)
-    referral_transition(referral=offer.referral, target=State.ACCEPTED, by=by, locked=True)
+    referral_transition(
+        referral=offer.referral, target=State.ACCEPTED, by=by, locked=True, actions=(Action.ACCEPT_OFFER,)
+    )
     notifications.notify_offer_accepted(offer)
     return offer
 
@@ -222,6 +281,7 @@ def offer_decline(*, offer: Offer, by: User, reason: str, text: str = "") -> Off
         by=by,
         reason=DeclineReason(reason).label + (f": {text}" if text else ""),
         locked=True,
+        actions=(Action.DECLINE_OFFER,),
     )
     notifications.notify_offer_closed(offer, kind=notifications.Kind.OFFER_DECLINED)
     return offer
@@ -241,15 +301,50 @@ def offer_expire(*, offer_id: int) -> bool:
         return False
     _close_offer(offer, state=OfferState.EXPIRED, by=None)
     referral_transition(
-        referral=offer.referral, target=State.SEARCHING, by=None, reason=_("The offer was not answered in time.")
+        referral=offer.referral,
+        target=State.SEARCHING,
+        by=None,
+        reason=_("The offer was not answered in time."),
+        actions=(Action.EXPIRE_OFFER,),
     )
     notifications.notify_offer_closed(offer, kind=notifications.Kind.OFFER_EXPIRED)
     return True
 
 
 @transaction.atomic
+def offer_no_show(*, referral: Referral, by: User, reason: str) -> Offer:
+    """The booked patient did not arrive (recorded by the booking's provider or the desk): the
+    bed goes back to the count and the referral is closed; a new need is a new referral."""
+    if not reason.strip():
+        raise ValidationError({"reason": [_("Give a reason.")]})
+    # Locks as in offer_accept and referral_step: the booking, its bed count, the referral.
+    offer = (
+        Offer.objects.select_for_update(of=("self",))
+        .select_related("location")
+        .filter(referral_id=referral.pk, state=OfferState.ACCEPTED)
+        .first()
+    )
+    if offer is None:
+        raise Conflict(_("This referral has no booked bed."), code="illegal_transition")
+    _close_booking(offer, state=OfferState.NO_SHOW, by=by)
+    offer.referral = _lock_answered_referral(offer)
+    referral_transition(
+        referral=offer.referral,
+        target=State.CANCELLED,
+        by=by,
+        reason=f"{OfferState.NO_SHOW.label}: {reason}",
+        locked=True,
+        actions=(Action.NO_SHOW,),
+    )
+    offer.referral.close_reason = reason
+    offer.referral.save(update_fields=["close_reason"])
+    notifications.notify_no_show(offer)
+    return offer
+
+
+@transaction.atomic
 def stay_admit(*, referral: Referral, by: User, admitted_at: datetime) -> Stay:
-    referral_transition(referral=referral, target=State.ADMITTED, by=by)
+    referral_transition(referral=referral, target=State.ADMITTED, by=by, actions=(Action.ADMIT,))
     offer = referral.offers.select_related("capacity").get(state=OfferState.ACCEPTED)
     if admitted_at > timezone.now() + timedelta(minutes=5):
         raise ValidationError({"admitted_at": [_("Admission cannot be recorded in the future.")]})
@@ -263,7 +358,7 @@ def stay_admit(*, referral: Referral, by: User, admitted_at: datetime) -> Stay:
 @transaction.atomic
 def stay_discharge(*, referral: Referral, by: User, discharged_at: datetime, destination: str) -> Stay:
     """Record the discharge and free the bed."""
-    referral_transition(referral=referral, target=State.DISCHARGED, by=by)
+    referral_transition(referral=referral, target=State.DISCHARGED, by=by, actions=(Action.DISCHARGE,))
     stay = Stay.objects.select_for_update().get(referral=referral)
     if destination not in DischargeDestination.values:
         raise ValidationError({"destination": [_("Choose where the patient went.")]})

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/step/", views.referral_step, name="step"),
     path("<int:pk>/offers/", views.offer_send, name="offer_send"),
     path("<int:pk>/admission/", views.stay_admit, name="admit"),
+    path("<int:pk>/no-show/", views.offer_no_show, name="no_show"),
     path("<int:pk>/discharge/", views.stay_discharge, name="discharge"),
     path("offers/<int:pk>/accept/", views.offer_accept, name="offer_accept"),
     path("offers/<int:pk>/decline/", views.offer_decline, name="offer_decline"),

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,11 +15,14 @@ from accounts.models import Role
 from audit.trail import audited
 from beds.models import Capacity
 from elvdesk.errors import DomainError
+from elvdesk.htmx import wants_fragment
+from elvdesk.input_guard import form_reports_nul
 from referrals import services
 from referrals.decision import Answers, advise
 from referrals.forms import (
     AdmitForm,
     DischargeForm,
+    NoShowForm,
     OfferAcceptForm,
     OfferDeclineForm,
     OfferSendForm,
@@ -34,7 +38,7 @@ from referrals.selectors import (
     referral_page_for_user,
 )
 from referrals.suggestions_cache import suggestions_html
-from referrals.workflow import allowed_targets
+from referrals.workflow import STEP_ACTIONS, Action, allowed_actions
 
 REFERRERS = (Role.GP, Role.TRANSFER_NURSE)
 CAN_SEE_REFERRALS = (*REFERRERS, Role.PROVIDER_STAFF, Role.COORDINATOR)
@@ -74,6 +78,7 @@ def _advice_for(form: ReferralForm):
     return advise(answers)
 
 
+@form_reports_nul  # ReferralForm shows a NUL as a field error and keeps the rest of what was typed
 @login_required
 @audited("create", methods=("POST",))
 @role_required(*REFERRERS)
@@ -169,8 +174,10 @@ def referral_index(request):
         "state": state,
         "states": State.choices,
     }
-    template = "referrals/index.html#list" if request.htmx else "referrals/index.html"
-    return render(request, template, context)
+    template = "referrals/index.html#list" if wants_fragment(request) else "referrals/index.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _detail_context(request, referral, forms: dict | None = None) -> dict:
@@ -187,36 +194,40 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
         None,
     )
     is_provider = user.role == Role.PROVIDER_STAFF
-    targets = allowed_targets(state=referral.state, role=user.role)
-    step_targets = [t for t in targets if t in (State.TRIAGE, State.SEARCHING, State.CANCELLED, State.REDIRECTED)]
-    may_offer = State.OFFERED in targets and (
-        user.role == Role.COORDINATOR or referral.region.self_service_allowed(timezone.now())
-    )
-    may_answer = own_offer is not None and own_offer.state == OfferState.OPEN
-    may_admit = (
-        is_provider
-        and own_offer is not None
-        and own_offer.state == OfferState.ACCEPTED
-        and referral.state == State.ACCEPTED
-    )
-    may_discharge = is_provider and own_offer is not None and referral.state == State.ADMITTED
-    # Only the forms of the steps this user can take now are built (None hides their section);
-    # the page used to build all five on every view.
+    own_open = own_offer is not None and own_offer.state == OfferState.OPEN
+    own_booking = own_offer is not None and own_offer.state == OfferState.ACCEPTED
+    # The workflow table decides by state and role; beyond it a provider acts only on its own
+    # offer or booking, and referrers send offers only in self-service hours (offer_create).
+    in_reach = {
+        Action.SEND_OFFER: user.role == Role.COORDINATOR or referral.region.self_service_allowed(timezone.now()),
+        Action.ACCEPT_OFFER: own_open,
+        Action.DECLINE_OFFER: own_open,
+        Action.ADMIT: own_booking,
+        Action.DISCHARGE: own_booking,
+        Action.NO_SHOW: own_booking or not is_provider,
+    }
+    actions = {action for action in allowed_actions(state=referral.state, role=user.role) if in_reach.get(action, True)}
+    may_offer = Action.SEND_OFFER in actions
+    may_answer = Action.ACCEPT_OFFER in actions
+    # Only the forms of the steps this user can take now are built (None hides their section).
     this_minute = timezone.localtime().replace(second=0, microsecond=0)
     return {
         "referral": referral,
         "offers": offers,
         "events": referral.events.all(),
         "own_offer": own_offer,
-        "targets": step_targets,
-        "step_form": (forms.get("step") or StepForm()) if step_targets else None,
+        "actions": actions,
+        "step_form": (forms.get("step") or StepForm()) if actions & STEP_ACTIONS else None,
         "accept_form": (forms.get("accept") or OfferAcceptForm(initial={"admission_at": this_minute}))
         if may_answer
         else None,
-        "decline_form": (forms.get("decline") or OfferDeclineForm()) if may_answer else None,
-        "admit_form": (forms.get("admit") or AdmitForm(initial={"admitted_at": this_minute})) if may_admit else None,
+        "decline_form": (forms.get("decline") or OfferDeclineForm()) if Action.DECLINE_OFFER in actions else None,
+        "admit_form": (forms.get("admit") or AdmitForm(initial={"admitted_at": this_minute}))
+        if Action.ADMIT in actions
+        else None,
+        "no_show_form": (forms.get("no_show") or NoShowForm()) if Action.NO_SHOW in actions else None,
         "discharge_form": (forms.get("discharge") or DischargeForm(initial={"discharged_at": this_minute}))
-        if may_discharge
+        if Action.DISCHARGE in actions
         else None,
         "suggestions_html": suggestions_html(request, referral=referral)
         if may_offer and referral.state == State.SEARCHING
@@ -319,7 +330,7 @@ def offer_send(request, pk: int):
 
 
 @login_required
-@audited("update", referral_kwarg=None)
+@audited("update", referral_kwarg=None, offer_kwarg="pk")
 @role_required(Role.PROVIDER_STAFF)
 @require_POST
 def offer_accept(request, pk: int):
@@ -339,7 +350,7 @@ def offer_accept(request, pk: int):
 
 
 @login_required
-@audited("update", referral_kwarg=None)
+@audited("update", referral_kwarg=None, offer_kwarg="pk")
 @role_required(Role.PROVIDER_STAFF)
 @require_POST
 def offer_decline(request, pk: int):
@@ -377,6 +388,27 @@ def stay_admit(request, pk: int):
         form_key="admit",
         form=form,
         success=_("Admission recorded."),
+    )
+
+
+@login_required
+@audited("update")
+@role_required(Role.PROVIDER_STAFF, Role.COORDINATOR)
+@require_POST
+def offer_no_show(request, pk: int):
+    referral = referral_for_user(request.user, pk)
+    if request.user.role == Role.PROVIDER_STAFF:
+        _require_own_booking(request.user, referral)
+    form = NoShowForm(request.POST)
+    if not form.is_valid():
+        return _render_refused(request, referral, "no_show", form)
+    return _act(
+        request,
+        referral,
+        lambda: services.offer_no_show(referral=referral, by=request.user, reason=form.cleaned_data["reason"]),
+        form_key="no_show",
+        form=form,
+        success=_("Recorded that the patient did not arrive; the bed is free again."),
     )
 
 

@@ -1,10 +1,14 @@
-"""The referral state machine (docs/architecture.md §2.2): every allowed transition and who may take it.
+"""The referral state machine (docs/architecture.md §2.2): every step, the transition it makes and who may take it.
 
-All state changes go through `referral_transition`, which locks the referral, refuses what is
-not in TRANSITIONS with a Conflict (HTTP 409), and writes one ReferralEvent.
+STEPS is the one table: pages show a user exactly the steps it allows them (`allowed_actions`)
+and services refuse the rest. All state changes go through `referral_transition`, which locks
+the referral, refuses what no step allows with a Conflict (HTTP 409) or PermissionDenied (403),
+and writes one ReferralEvent.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,56 +24,97 @@ DESK = (Role.COORDINATOR,)
 PROVIDER = (Role.PROVIDER_STAFF,)
 
 
+class Action(StrEnum):
+    """What someone does to a referral: each is one entry point (a page form and its API call)."""
+
+    SUBMIT = "submit"
+    TRIAGE = "triage"
+    START_SEARCH = "start_search"
+    SEND_OFFER = "send_offer"
+    WITHDRAW_OFFER = "withdraw_offer"
+    ACCEPT_OFFER = "accept_offer"
+    DECLINE_OFFER = "decline_offer"
+    EXPIRE_OFFER = "expire_offer"
+    ADMIT = "admit"
+    NO_SHOW = "no_show"
+    DISCHARGE = "discharge"
+    CANCEL = "cancel"
+    REDIRECT = "redirect"
+
+
 @dataclass(frozen=True)
-class Transition:
+class Step:
     source: str
+    action: str
     target: str
     roles: tuple[str, ...]
 
 
-_OPEN_TO_CLOSED = [Transition(state, State.CANCELLED, (*DESK, *REFERRER)) for state in OPEN_STATES] + [
-    Transition(state, State.REDIRECTED, DESK) for state in OPEN_STATES if state != State.ACCEPTED
+_CLOSING = [Step(state, Action.CANCEL, State.CANCELLED, (*DESK, *REFERRER)) for state in OPEN_STATES] + [
+    Step(state, Action.REDIRECT, State.REDIRECTED, DESK) for state in OPEN_STATES if state != State.ACCEPTED
 ]
 
-TRANSITIONS: dict[tuple[str, str], Transition] = {
-    (t.source, t.target): t
-    for t in [
-        Transition(State.DRAFT, State.SUBMITTED, REFERRER),
-        Transition(State.SUBMITTED, State.TRIAGE, DESK),
+STEPS: dict[tuple[str, str], Step] = {
+    (s.source, s.action): s
+    for s in [
+        Step(State.DRAFT, Action.SUBMIT, State.SUBMITTED, REFERRER),
+        Step(State.SUBMITTED, Action.TRIAGE, State.TRIAGE, DESK),
         # Straight to searching: the desk skipping triage, or self-service out of office hours.
-        Transition(State.SUBMITTED, State.SEARCHING, (*DESK, *REFERRER, SYSTEM)),
-        Transition(State.TRIAGE, State.SEARCHING, DESK),
-        Transition(State.SEARCHING, State.OFFERED, (*DESK, *REFERRER)),
-        Transition(State.OFFERED, State.SEARCHING, (*DESK, *PROVIDER, SYSTEM)),  # decline, expiry, withdrawal
-        Transition(State.OFFERED, State.ACCEPTED, PROVIDER),
-        Transition(State.ACCEPTED, State.ADMITTED, PROVIDER),
-        Transition(State.ADMITTED, State.DISCHARGED, PROVIDER),
-        *_OPEN_TO_CLOSED,
+        Step(State.SUBMITTED, Action.START_SEARCH, State.SEARCHING, (*DESK, *REFERRER, SYSTEM)),
+        Step(State.TRIAGE, Action.START_SEARCH, State.SEARCHING, DESK),
+        Step(State.SEARCHING, Action.SEND_OFFER, State.OFFERED, (*DESK, *REFERRER)),
+        Step(State.OFFERED, Action.WITHDRAW_OFFER, State.SEARCHING, DESK),
+        Step(State.OFFERED, Action.DECLINE_OFFER, State.SEARCHING, PROVIDER),
+        Step(State.OFFERED, Action.EXPIRE_OFFER, State.SEARCHING, (SYSTEM,)),
+        Step(State.OFFERED, Action.ACCEPT_OFFER, State.ACCEPTED, PROVIDER),
+        Step(State.ACCEPTED, Action.ADMIT, State.ADMITTED, PROVIDER),
+        # The booked patient did not arrive: the booking's provider or the desk closes the referral.
+        Step(State.ACCEPTED, Action.NO_SHOW, State.CANCELLED, (*DESK, *PROVIDER)),
+        Step(State.ADMITTED, Action.DISCHARGE, State.DISCHARGED, PROVIDER),
+        *_CLOSING,
     ]
 }
 
 
-def allowed_targets(*, state: str, role: str) -> list[str]:
-    return [target for (source, target), t in TRANSITIONS.items() if source == state and role in t.roles]
+# The steps taken with the referral page's "Next step" form and the API's transitions (services.referral_step).
+STEP_ACTIONS = frozenset({Action.TRIAGE, Action.START_SEARCH, Action.WITHDRAW_OFFER, Action.CANCEL, Action.REDIRECT})
 
 
-def check_transition(*, referral: Referral, target: str, role: str) -> None:
-    transition = TRANSITIONS.get((referral.state, target))
-    if transition is None:
+def allowed_actions(*, state: str, role: str) -> set[str]:
+    """The steps a role may take on a referral in `state`; pages show these and no others."""
+    return {step.action for step in STEPS.values() if step.source == state and role in step.roles}
+
+
+def check_transition(*, referral: Referral, target: str, role: str, actions: Iterable[str] | None = None) -> None:
+    """Refuse a change to `target` that no step (of `actions`, when given: the caller's entry
+    point) makes from the referral's state (409), or that the role may not make (403)."""
+    steps = [
+        step
+        for step in STEPS.values()
+        if step.source == referral.state and step.target == target and (actions is None or step.action in actions)
+    ]
+    if not steps:
         raise Conflict(
             _("A referral that is %(state)s cannot become %(target)s.")
             % {"state": State(referral.state).label.lower(), "target": State(target).label.lower()},
             code="illegal_transition",
         )
-    if role not in transition.roles:
+    if not any(role in step.roles for step in steps):
         raise PermissionDenied(_("Your role may not take this step."))
 
 
 def referral_transition(
-    *, referral: Referral, target: str, by: User | None, reason: str = "", locked: bool = False
+    *,
+    referral: Referral,
+    target: str,
+    by: User | None,
+    reason: str = "",
+    locked: bool = False,
+    actions: Iterable[str] | None = None,
 ) -> Referral:
     """Move a referral to `target`. `by=None` is the system. Re-reads the row under a lock so
-    two people acting at once cannot both move it.
+    two people acting at once cannot both move it. `actions`: the steps the caller's entry point
+    takes (a provider may move offered → searching by declining, not by the desk's withdrawal).
 
     `locked=True`: the caller's transaction already holds that lock and read `referral` with it
     (the booking steps), so the row is not read a second time.
@@ -77,18 +122,20 @@ def referral_transition(
     if locked:
         if not transaction.get_connection().in_atomic_block:
             raise RuntimeError("locked=True needs the caller's transaction holding the row lock")
-        _record_transition(referral, target=target, by=by, reason=reason)
+        _record_transition(referral, target=target, by=by, reason=reason, actions=actions)
         return referral
     with transaction.atomic():
         row = Referral.objects.select_for_update().get(pk=referral.pk)
-        _record_transition(row, target=target, by=by, reason=reason)
+        _record_transition(row, target=target, by=by, reason=reason, actions=actions)
     referral.state = row.state
     referral.state_changed_at = row.state_changed_at
     return row
 
 
-def _record_transition(locked: Referral, *, target: str, by: User | None, reason: str) -> None:
-    check_transition(referral=locked, target=target, role=by.role if by is not None else SYSTEM)
+def _record_transition(
+    locked: Referral, *, target: str, by: User | None, reason: str, actions: Iterable[str] | None
+) -> None:
+    check_transition(referral=locked, target=target, role=by.role if by is not None else SYSTEM, actions=actions)
     now = timezone.now()
     ReferralEvent.objects.create(
         referral=locked, from_state=locked.state, to_state=target, actor=by, at=now, reason=reason

@@ -1,13 +1,16 @@
 """Pointing the project's Celery app at another broker inside a test, and back.
 
 The app caches its connection and producer pools; after changing `broker_url` they must be
-dropped, or publishing keeps using the old broker."""
+dropped, or publishing keeps using the old broker. So is what this process learnt about broker
+failures (elvdesk/outbox.py pauses publishing after one), or one test's outage would hold back
+the next test's e-mails."""
 
 from contextlib import contextmanager
 
 from kombu import pools
 
 from elvdesk.celery import app
+from elvdesk.outbox import forget_broker_failures
 
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"  # nothing listens there: "Redis is down"
 SETTINGS = (
@@ -15,6 +18,7 @@ SETTINGS = (
     "task_always_eager",
     "broker_connection_timeout",
     "task_publish_retry",
+    "broker_transport_options",
 )
 
 
@@ -24,6 +28,7 @@ def reset_connections() -> None:
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
+    forget_broker_failures()
 
 
 @contextmanager

@@ -10,6 +10,7 @@ import importlib
 import re
 import shlex
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import yaml
@@ -94,11 +95,10 @@ def test_app_services_are_built_from_this_project(compose):
     assert (REPO_ROOT / "Dockerfile").exists()
 
 
-def test_web_migrates_collects_static_and_serves_the_real_wsgi_application(compose):
+def test_web_collects_static_and_serves_the_real_wsgi_application(compose):
     words = command_words(compose["services"]["web"])
     script = " ".join(words)
     assert "gunicorn" in words
-    assert script.index("migrate") < script.index("gunicorn")
     assert script.index("collectstatic") < script.index("gunicorn")
     target = words[words.index("gunicorn") + 1]
     assert target == "elvdesk.wsgi:application"
@@ -134,9 +134,26 @@ def test_every_beat_task_is_a_registered_task():
     assert scheduled <= set(app.tasks), f"unknown tasks in CELERY_BEAT_SCHEDULE: {scheduled - set(app.tasks)}"
 
 
+def test_migrations_run_once_as_the_owner_and_the_app_as_its_own_role(compose):
+    """audit/db_roles.py: the app's role may only INSERT and SELECT on the access log."""
+    migrate = compose["services"]["migrate"]
+    script = " ".join(command_words(migrate))
+    assert script.index("manage.py migrate") < script.index("manage.py db_app_role")
+    assert migrate["restart"] == "no"
+    owner = urlparse(migrate["environment"]["MIGRATE_DATABASE_URL"])
+    app = urlparse(migrate["environment"]["DATABASE_URL"])
+    assert (owner.hostname, owner.path) == (app.hostname, app.path) and owner.username != app.username
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        assert "migrate" not in command_words(service), f"{name} must not migrate (it is not the owner)"
+        assert "MIGRATE_DATABASE_URL" not in service["environment"], f"{name} must not know the owner's password"
+        assert service["environment"]["DATABASE_URL"] == migrate["environment"]["DATABASE_URL"]
+        assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+
+
 def test_compose_sets_only_variables_that_settings_reads(compose):
     known = settings_variables() | FRAMEWORK_VARIABLES
-    for name in APP_SERVICES:
+    for name in (*APP_SERVICES, "migrate"):
         unknown = environment_names(compose["services"][name]) - known
         assert not unknown, f"{name} sets variables settings.py never reads: {sorted(unknown)}"
 

@@ -2,9 +2,10 @@ from datetime import date, datetime
 
 from django import template
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 
 from cockpit.tables import Kind
+from elvdesk.numbers import format_number, format_percentage
 
 register = template.Library()
 
@@ -16,11 +17,11 @@ def cell(row: dict, column) -> str:
     if value is None or value == "":
         return "—"
     if column.kind == Kind.SHARE:
-        return f"{number_format(value * 100, 1)} %"
+        return format_percentage(value)
     if column.kind in (Kind.HOURS, Kind.DAYS):
-        return number_format(value, 1)
+        return format_number(value, 1)
     if column.kind == Kind.MINUTES:
-        return number_format(value, 0)
+        return format_number(value, 0)
     if column.kind == Kind.DATE and isinstance(value, date):
         return date_format(value, "D j M")
     if column.kind == Kind.DATETIME and isinstance(value, datetime):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
+from elvdesk.json_parsing import unstorable
 from interop.fhir import codes
 from interop.fhir.protocol import FhirError, invalid, issue
 
@@ -233,5 +234,7 @@ def idempotency_key(headers, intake: Intake) -> str | None:
                 400,
                 issue("not-supported", _("If-None-Exist supports only identifier=system|value.")),
             )
+        if unstorable(params["identifier"]):  # %00 decodes to a NUL, which the key column cannot hold
+            raise FhirError(400, issue("invalid", _("If-None-Exist holds a character that cannot be stored (NUL).")))
         return _fit(f"identifier={params['identifier']}")
     return _fit(intake.identifier_key) if intake.identifier_key else None

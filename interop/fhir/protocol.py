@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -24,6 +23,8 @@ from rest_framework.views import APIView
 
 from accounts.authentication import OrganisationTokenAuthentication
 from elvdesk.errors import DomainError
+from elvdesk.input_limits import POSITIVE_INT
+from elvdesk.json_parsing import JSONParser  # nesting limit, no NUL characters
 from interop.authentication import ApiKeyAuthentication, ChallengeAllSchemes
 
 logger = logging.getLogger(__name__)
@@ -193,13 +194,17 @@ class FhirView(ChallengeAllSchemes, APIView):
 # --- Search -----------------------------------------------------------------------------------
 
 
-def parse_int(name: str, value: str, *, minimum: int = 0) -> int:
+def parse_int(name: str, value: str, *, minimum: int = 0, maximum: int | None = POSITIVE_INT) -> int:
+    """A whole number within [minimum, maximum]; the default maximum keeps it inside the
+    database's integer range (an OFFSET beyond bigint is a database error)."""
     try:
         number = int(value)
     except (TypeError, ValueError):
         raise invalid(_("%(name)s must be a whole number.") % {"name": name}) from None
     if number < minimum:
         raise invalid(_("%(name)s must be at least %(minimum)s.") % {"name": name, "minimum": minimum})
+    if maximum is not None and number > maximum:
+        raise invalid(_("%(name)s must be at most %(maximum)s.") % {"name": name, "maximum": maximum})
     return number
 
 
@@ -292,7 +297,8 @@ class Search:
         unknown = [name for name in params if name not in declared and name not in COMMON_PARAMS]
         if strict and unknown:
             raise invalid(_("Unknown search parameter: %(names)s.") % {"names": ", ".join(sorted(unknown))})
-        self.count = min(parse_int("_count", params.get("_count", DEFAULT_COUNT)), MAX_COUNT)
+        # More than MAX_COUNT is answered with MAX_COUNT, as FHIR allows; never reaches the database.
+        self.count = min(parse_int("_count", params.get("_count", DEFAULT_COUNT), maximum=None), MAX_COUNT)
         self.offset = parse_int("_offset", params.get("_offset", 0))
 
     def values(self, name: str) -> list[str]:

@@ -696,8 +696,16 @@ class TaskView(AuditedApiMixin, ResourceView):
 
 
 def fhir_not_found(request) -> HttpResponse:
-    """handler404 for paths under /fhir/ that match no route: an OperationOutcome, not a page."""
-    outcome = operation_outcome(issue("not-found", _("This FHIR server has no such resource type or operation.")))
+    """handler404 for paths under /fhir/ that match no route: an OperationOutcome, not a page.
+    `Location/abc` is a Location that does not exist (ids are numbers), `Patient/1` a type this
+    server does not have."""
+    known = {view.resource_type for view in RESOURCE_VIEWS} | {"metadata"}
+    segments = request.path.removeprefix("/fhir/r4/").split("/")
+    if request.path.startswith("/fhir/r4/") and segments[0] in known:
+        message = _("Not found, or not visible to your organisation.")
+    else:
+        message = _("This FHIR server has no such resource type or operation.")
+    outcome = operation_outcome(issue("not-found", message))
     return HttpResponse(json.dumps(outcome), status=404, content_type=f"{FHIR_JSON}; charset=utf-8")
 
 

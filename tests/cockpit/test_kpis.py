@@ -9,7 +9,7 @@ from django.db import connection
 from cockpit.kpis import kpi_report, with_timings
 from cockpit.periods import Period
 from cockpit.stats import SecondsBetween, percentiles, percentiles_by_window
-from referrals.models import Offer, Referral
+from referrals.models import Offer, OfferState, Referral, State
 from tests.cockpit.conftest import PERIOD
 
 approx = pytest.approx
@@ -153,3 +153,21 @@ def test_window_fallback_gives_the_same_numbers_as_percentile_cont(kpi_world):
         for name in native[key]:
             for fraction, value in native[key][name].items():
                 assert fallback[key][name][fraction] == approx(value, abs=1e-6)
+
+
+def test_a_booking_cancelled_later_still_counts_as_accepted_and_not_as_cancelled_before_booking(kpi_world):
+    """R5's bed was booked (accepted at 300 min), then the referral was cancelled: the provider
+    still accepted it in 300 minutes, and it was not a referral cancelled before a bed."""
+    r5 = Referral.objects.get(region=kpi_world.region, state=State.ACCEPTED)
+    Offer.objects.filter(referral=r5, state=OfferState.ACCEPTED).update(state=OfferState.CANCELLED)
+    Referral.objects.filter(pk=r5.pk).update(state=State.CANCELLED)
+
+    report = kpi_report(region=kpi_world.region, period=PERIOD)
+
+    _, to_accept = report.table("timing").rows
+    assert to_accept["count"] == 6
+    assert to_accept["median"] == approx(145 / 60, abs=1e-4)
+    unmet = [(row["label"], row["product"], row["count"]) for row in report.table("unmet").rows]
+    assert ("Cancelled before a bed was booked", "ELV hoog complex", 1) not in unmet
+    provider_a = rows_by_label(report.table("providers"))["Aardenburg Zorg"]
+    assert (provider_a["judged"], provider_a["accepted"]) == (5, 4)

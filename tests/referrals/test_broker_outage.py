@@ -1,5 +1,5 @@
 """Redis down while a GP submits a referral: the submit succeeds, the desk's notification waits
-in the outbox (Notification without emailed_at) and is delivered by the sweep once the broker
+in the outbox (Notification without sent_at) and is delivered by the sweep once the broker
 is back. Real commits (transactional test), a real broker client on a closed port."""
 
 from datetime import timedelta
@@ -39,7 +39,7 @@ def test_a_submit_while_redis_is_down_succeeds_and_the_mail_follows_when_it_is_b
     assert publish_attempts == [("referrals.tasks.send_notification_email", False)]
     referral = Referral.objects.get()
     notification = Notification.objects.get(referral=referral, user=desk.coordinator)
-    assert notification.emailed_at is None
+    assert notification.sent_at is None
     assert mail.outbox == []
 
     # The broker is back (in-process here; tests/test_celery_worker.py does this with real Redis).

@@ -1,21 +1,25 @@
-"""Twenty desk workers race for the last bed on PostgreSQL, in real threads.
+"""Races on PostgreSQL, in real threads with real commits: twenty desk workers for the last bed,
+two planners accepting one offer, a cancel against an accept, two identical submits.
 
-The positive test proves the row lock in beds.services keeps the count right; the negative
-control removes the lock and shows the same race does overbook, so the test can fail.
+The positive tests prove the row locks keep the counts right; each negative control takes a
+guard away and shows the same race does go wrong, so the tests can fail.
 """
 
 import threading
+import time
 
 import pytest
 from django.db import connection, connections
+from django.test import Client
+from django.urls import reverse
 from stdnum.nl import bsn as nl_bsn
 
 from beds import services as bed_services
-from beds.models import Capacity
+from beds.models import Capacity, CapacityChange
 from elvdesk.errors import Conflict
 from referrals import services
-from referrals.models import Offer
-from tests.referrals.conftest import referral_input
+from referrals.models import Offer, OfferState, Referral, State
+from tests.referrals.conftest import form_post, referral_input
 
 RACERS = 20
 
@@ -133,3 +137,231 @@ def test_two_planners_accepting_the_same_offer_book_one_bed(desk):
     assert sorted(outcomes) == ["conflict", "ok"]
     capacity = Capacity.objects.get(pk=desk.capacity.pk)
     assert (capacity.available, capacity.held) == (0, 0)
+
+
+# --- Cancel racing accept -------------------------------------------------------------------
+# The interleaving is made, not hoped for: the first step stops while it holds its locks until
+# PostgreSQL reports the other one waiting for a lock, then commits.
+
+
+def _wait_for_a_lock_waiter(timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity is cached per transaction
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the other step never waited for a lock")
+
+
+def _run_together(jobs: dict) -> dict:
+    outcomes = {}
+
+    def run(name, job):
+        try:
+            job()
+            outcomes[name] = "ok"
+        except Conflict as conflict:
+            outcomes[name] = conflict.code
+        except Exception as error:
+            outcomes[name] = f"error: {type(error).__name__}: {error}"
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def _cancel(referral, desk):
+    return lambda: services.referral_step(
+        referral=referral, target=State.CANCELLED, by=desk.coordinator, reason="Overleden"
+    )
+
+
+def _beds_given_back(capacity_id: int) -> int:
+    """History rows that made a bed offerable again (a hold released or a booking freed)."""
+    return sum(
+        1
+        for change in CapacityChange.objects.filter(capacity_id=capacity_id)
+        if change.after["available"] - change.after["held"] > change.before["available"] - change.before["held"]
+    )
+
+
+def _assert_consistent(capacity_id: int) -> Capacity:
+    capacity = Capacity.objects.get(pk=capacity_id)
+    assert 0 <= capacity.held <= capacity.available <= capacity.total
+    return capacity
+
+
+def _accept_pausing_while_it_holds_the_bed(monkeypatch, holds_locks: threading.Event):
+    book_held = bed_services.capacity_book_held
+
+    def pausing(**kwargs):
+        capacity = book_held(**kwargs)
+        holds_locks.set()
+        _wait_for_a_lock_waiter()
+        return capacity
+
+    monkeypatch.setattr(bed_services, "capacity_book_held", pausing)
+
+
+def test_a_cancel_that_waited_for_an_accept_gives_the_booked_bed_back_once(desk, monkeypatch):
+    referral = _searching_referrals(desk, 1)[0]
+    offer = services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator)
+    accept_holds_locks = threading.Event()
+    _accept_pausing_while_it_holds_the_bed(monkeypatch, accept_holds_locks)
+
+    def cancel_once_accept_holds_locks():
+        assert accept_holds_locks.wait(timeout=20)
+        _cancel(referral, desk)()
+
+    outcomes = _run_together(
+        {
+            "accept": lambda: services.offer_accept(offer=offer, by=desk.planner),
+            "cancel": cancel_once_accept_holds_locks,
+        }
+    )
+
+    assert outcomes == {"accept": "ok", "cancel": "ok"}
+    capacity = _assert_consistent(desk.capacity.pk)
+    assert (capacity.available, capacity.held) == (1, 0)
+    assert _beds_given_back(desk.capacity.pk) == 1
+    assert Offer.objects.get(pk=offer.pk).state == OfferState.CANCELLED
+    assert Referral.objects.get(pk=referral.pk).state == State.CANCELLED
+
+
+def test_an_accept_that_waited_for_a_cancel_is_refused_and_the_hold_released_once(desk, monkeypatch):
+    referral = _searching_referrals(desk, 1)[0]
+    offer = services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator)
+    cancel_holds_locks = threading.Event()
+    lock_live_offers = services._lock_live_offers
+
+    def pausing(referral_id):
+        offers = lock_live_offers(referral_id)
+        cancel_holds_locks.set()
+        _wait_for_a_lock_waiter()
+        return offers
+
+    monkeypatch.setattr(services, "_lock_live_offers", pausing)
+
+    def accept_once_cancel_holds_locks():
+        assert cancel_holds_locks.wait(timeout=20)
+        services.offer_accept(offer=offer, by=desk.planner)
+
+    outcomes = _run_together({"cancel": _cancel(referral, desk), "accept": accept_once_cancel_holds_locks})
+
+    assert outcomes == {"cancel": "ok", "accept": "offer_answered"}
+    capacity = _assert_consistent(desk.capacity.pk)
+    assert (capacity.available, capacity.held) == (1, 0)
+    assert _beds_given_back(desk.capacity.pk) == 1
+    assert Offer.objects.get(pk=offer.pk).state == OfferState.WITHDRAWN
+    assert Referral.objects.get(pk=referral.pk).state == State.CANCELLED
+
+
+def test_negative_control_a_cancel_that_looks_at_open_offers_only_leaves_the_bed_booked(desk, monkeypatch):
+    """The cancel as it was (it released open offers only, and did not look again once it held
+    the referral): the same interleaving cancels the referral and keeps its bed booked, so the
+    positive test above is not passing by luck."""
+    referral = _searching_referrals(desk, 1)[0]
+    offer = services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator)
+    accept_holds_locks = threading.Event()
+    _accept_pausing_while_it_holds_the_bed(monkeypatch, accept_holds_locks)
+    monkeypatch.setattr(
+        services,
+        "_lock_live_offers",
+        lambda referral_id: list(Offer.objects.select_for_update().filter(referral_id=referral_id, state="open")),
+    )
+    monkeypatch.setattr(services, "_refuse_offers_sent_meanwhile", lambda locked: None)
+
+    def cancel_once_accept_holds_locks():
+        assert accept_holds_locks.wait(timeout=20)
+        _cancel(referral, desk)()
+
+    outcomes = _run_together(
+        {
+            "accept": lambda: services.offer_accept(offer=offer, by=desk.planner),
+            "cancel": cancel_once_accept_holds_locks,
+        }
+    )
+
+    assert outcomes == {"accept": "ok", "cancel": "ok"}
+    assert Referral.objects.get(pk=referral.pk).state == State.CANCELLED
+    assert Offer.objects.get(pk=offer.pk).state == OfferState.ACCEPTED
+    capacity = _assert_consistent(desk.capacity.pk)
+    assert (capacity.available, capacity.held) == (0, 0), "the cancelled referral still has its bed"
+    assert _beds_given_back(desk.capacity.pk) == 0
+
+
+def test_a_cancel_overtaken_by_a_new_offer_is_refused_and_leaves_no_hold_behind(desk, monkeypatch):
+    referral = _searching_referrals(desk, 1)[0]
+    cancel_has_read, offer_sent = threading.Event(), threading.Event()
+    lock_live_offers = services._lock_live_offers
+
+    def pausing(referral_id):
+        offers = lock_live_offers(referral_id)  # none yet
+        cancel_has_read.set()
+        assert offer_sent.wait(timeout=20)
+        return offers
+
+    monkeypatch.setattr(services, "_lock_live_offers", pausing)
+
+    def send_offer():
+        try:
+            assert cancel_has_read.wait(timeout=20)
+            services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator)
+        finally:
+            offer_sent.set()
+
+    outcomes = _run_together({"cancel": _cancel(referral, desk), "offer": send_offer})
+
+    assert outcomes == {"cancel": "referral_changed", "offer": "ok"}
+    assert Referral.objects.get(pk=referral.pk).state == State.OFFERED
+    assert Offer.objects.get(referral=referral).state == OfferState.OPEN
+    capacity = _assert_consistent(desk.capacity.pk)
+    assert (capacity.available, capacity.held) == (1, 1)
+
+
+# --- Two identical submits at once (a double click) -----------------------------------------
+
+
+@pytest.mark.parametrize("returning_patient", [False, True], ids=["new patient", "returning patient"])
+def test_two_identical_submits_at_once_both_land_on_the_one_referral(desk, monkeypatch, returning_patient):
+    if returning_patient:
+        earlier, _ = services.referral_submit(by=desk.gp, data=referral_input())
+        services.referral_step(referral=earlier, target=State.CANCELLED, by=desk.gp, reason="Opgeknapt")
+    # Both requests pass the "already sent?" check before either has created anything.
+    both_checked = threading.Barrier(2, timeout=20)
+    checked = threading.local()
+    existing_for_key = services._existing_for_key
+
+    def first_check_waits(by, key):
+        found = existing_for_key(by, key)
+        if not getattr(checked, "done", False):
+            checked.done = True
+            both_checked.wait()
+        return found
+
+    monkeypatch.setattr(services, "_existing_for_key", first_check_waits)
+    responses = {}
+
+    def submit(name):
+        client = Client(headers={"Accept-Language": "en"})
+        client.force_login(desk.gp)
+        responses[name] = client.post(reverse("referrals:new"), form_post(submit_token="double-click"))
+
+    outcomes = _run_together({"first": lambda: submit("first"), "second": lambda: submit("second")})
+
+    assert outcomes == {"first": "ok", "second": "ok"}
+    created = Referral.objects.get(idempotency_key="double-click")
+    assert Referral.objects.filter(patient=created.patient, state=State.SUBMITTED).count() == 1
+    for response in responses.values():
+        assert response.status_code == 302, response.content.decode()[:2000]
+        assert response.url == reverse("referrals:detail", args=[created.pk])

@@ -23,7 +23,7 @@ def test_the_desk_gets_an_email_after_the_commit_with_a_link_and_no_patient_data
     everything = message.subject + message.body + message.alternatives[0][0]
     for secret in (VALID_BSN, "Maria", "Jansen", "1938", "6411"):
         assert secret not in everything
-    assert Notification.objects.get(referral=referral).emailed_at is not None
+    assert Notification.objects.get(referral=referral).sent_at is not None
 
 
 def test_emails_are_written_in_the_recipients_language(desk, django_capture_on_commit_callbacks):
@@ -49,7 +49,7 @@ def test_a_broker_outage_does_not_fail_the_referral_and_the_sweep_sends_later(de
     assert created
     assert mail.outbox == []
     notification = Notification.objects.get(referral=referral)
-    assert notification.emailed_at is None
+    assert notification.sent_at is None
     with time_machine.travel(notification.created_at + timedelta(minutes=2)):
         assert send_pending_notification_emails.delay().get() == 1
     assert len(mail.outbox) == 1

@@ -114,6 +114,20 @@ def test_submitting_the_same_form_twice_creates_one_referral(desk):
     assert first.url == second.url == detail_url(Referral.objects.get())
 
 
+def test_submitting_twice_for_a_returning_patient_lands_on_the_referral_it_created(desk):
+    """The patient had a referral before: the repeat meets a live referral, its own."""
+    earlier, _ = services.referral_submit(by=desk.gp, data=referral_input())
+    services.referral_step(referral=earlier, target="cancelled", by=desk.gp, reason="Opgeknapt")
+    client = make_client(desk.gp)
+
+    first = client.post(NEW, form_post(submit_token="double-click"))
+    second = client.post(NEW, form_post(submit_token="double-click"))
+
+    created = Referral.objects.get(idempotency_key="double-click")
+    assert first.status_code == second.status_code == 302
+    assert first.url == second.url == detail_url(created)
+
+
 def test_the_form_carries_a_fresh_submit_token(desk):
     page = html(make_client(desk.gp).get(NEW))
 

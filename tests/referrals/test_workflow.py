@@ -8,7 +8,7 @@ from django.db import transaction
 
 from elvdesk.errors import Conflict, PermissionDenied
 from referrals.models import Referral, ReferralEvent, State
-from referrals.workflow import SYSTEM, TRANSITIONS, check_transition, referral_transition
+from referrals.workflow import STEPS, SYSTEM, Action, check_transition, referral_transition
 
 GP, NURSE, PROVIDER, DESK, ADMIN, ANALYST = (
     "gp",
@@ -22,19 +22,28 @@ ROLES = [GP, NURSE, PROVIDER, DESK, ADMIN, ANALYST, SYSTEM]
 REFERRERS = {GP, NURSE}
 OPEN = ["submitted", "triage", "searching", "offered", "accepted"]
 
-EXPECTED = {
-    ("draft", "submitted"): REFERRERS,
-    ("submitted", "triage"): {DESK},
-    ("submitted", "searching"): {DESK, SYSTEM} | REFERRERS,
-    ("triage", "searching"): {DESK},
-    ("searching", "offered"): {DESK} | REFERRERS,
-    ("offered", "searching"): {DESK, PROVIDER, SYSTEM},
-    ("offered", "accepted"): {PROVIDER},
-    ("accepted", "admitted"): {PROVIDER},
-    ("admitted", "discharged"): {PROVIDER},
-    **{(state, "cancelled"): {DESK} | REFERRERS for state in OPEN},
-    **{(state, "redirected"): {DESK} for state in OPEN if state != "accepted"},
+# (state, step) -> (new state, who may take that step)
+EXPECTED_STEPS = {
+    ("draft", "submit"): ("submitted", REFERRERS),
+    ("submitted", "triage"): ("triage", {DESK}),
+    ("submitted", "start_search"): ("searching", {DESK, SYSTEM} | REFERRERS),
+    ("triage", "start_search"): ("searching", {DESK}),
+    ("searching", "send_offer"): ("offered", {DESK} | REFERRERS),
+    ("offered", "withdraw_offer"): ("searching", {DESK}),
+    ("offered", "decline_offer"): ("searching", {PROVIDER}),
+    ("offered", "expire_offer"): ("searching", {SYSTEM}),
+    ("offered", "accept_offer"): ("accepted", {PROVIDER}),
+    ("accepted", "admit"): ("admitted", {PROVIDER}),
+    ("accepted", "no_show"): ("cancelled", {DESK, PROVIDER}),
+    ("admitted", "discharge"): ("discharged", {PROVIDER}),
+    **{(state, "cancel"): ("cancelled", {DESK} | REFERRERS) for state in OPEN},
+    **{(state, "redirect"): ("redirected", {DESK}) for state in OPEN if state != "accepted"},
 }
+# (state, new state) -> everyone who may make that change by some step
+EXPECTED: dict[tuple[str, str], set] = {}
+for (_source, _action), (_target, _roles) in EXPECTED_STEPS.items():
+    EXPECTED.setdefault((_source, _target), set()).update(_roles)
+TARGET_OF = {action: target for (_, action), (target, _) in EXPECTED_STEPS.items()}
 
 
 class FakeReferral:
@@ -56,13 +65,30 @@ def test_each_transition_is_allowed_exactly_for_the_roles_in_the_design(source, 
             check_transition(referral=referral, target=target, role=role)
 
 
-def test_the_code_has_no_transition_the_design_lacks():
-    assert set(TRANSITIONS) == set(EXPECTED)
+@pytest.mark.parametrize(("source", "action", "role"), list(itertools.product(State.values, list(Action), ROLES)))
+def test_each_step_is_allowed_exactly_for_its_roles(source, action, role):
+    """Through one entry point only its own step counts: a provider declines offered → searching,
+    but may not take the desk's withdrawal, which makes the same change."""
+    expected = EXPECTED_STEPS.get((source, action))
+    referral = FakeReferral(source)
+    check = lambda: check_transition(referral=referral, target=TARGET_OF[action], role=role, actions=(action,))  # noqa: E731
+    if expected is None:
+        with pytest.raises(Conflict):
+            check()
+    elif role in expected[1]:
+        check()
+    else:
+        with pytest.raises(PermissionDenied):
+            check()
+
+
+def test_the_code_has_no_step_the_design_lacks():
+    assert {key: (step.target, set(step.roles)) for key, step in STEPS.items()} == EXPECTED_STEPS
 
 
 def test_closed_referrals_never_move_again():
     for closed in ("discharged", "cancelled", "redirected"):
-        assert not [key for key in TRANSITIONS if key[0] == closed]
+        assert not [key for key in STEPS if key[0] == closed]
 
 
 def test_a_transition_writes_one_event_with_actor_and_reason(desk, submitted):

@@ -26,6 +26,7 @@ NO_PATIENT_DATA = {
     "two_factor_recovery_codes",
     "api-schema",
     "api-docs",
+    "api-root",
     "beds:overview",
     "beds:my_beds",
     "beds:capacity_save",
@@ -109,3 +110,25 @@ def test_each_patient_data_route_leaves_a_log_row_for_an_allowed_user(name, meth
     rows = AccessLog.objects.order_by("id")[before:]
     assert rows, f"{name} {method} answered {response.status_code} and logged nothing"
     assert all(row.user_id == user.pk and row.role == role for row in rows)
+
+
+# Every method of a patient-data route, also those that log nothing (an empty form): the audit
+# wrappers mark the response `no-store` (audit.trail.no_store), so browsers and proxies keep no copy.
+PATIENT_DATA_ROUTES = sorted((name, method) for name, method in EXPECTED if name not in NO_PATIENT_DATA)
+
+
+@pytest.mark.parametrize(("name", "method"), PATIENT_DATA_ROUTES, ids=str)
+def test_each_patient_data_route_answers_no_store(name, method, client):
+    route = EXPECTED[(name, method)]
+    world = _world()
+    role = next(role for role in ALL_ROLES if role in route.roles)
+    user = world.users[(role, "own")]
+    pk = _object_for(world, route.obj, role) if route.obj else None
+    token = None
+    if route.channel == "api":
+        token = Token.objects.get_or_create(user=user)[0].key
+    else:
+        client.force_login(user)
+    for htmx in (False, True) if route.channel != "api" else (False,):
+        response = _call(client, route, name, pk, htmx=htmx, token=token)
+        assert "no-store" in response.get("Cache-Control", ""), f"{name} {method} answered {response.status_code}"
