@@ -109,10 +109,8 @@ def _sheet_name(title: str, used: set) -> str:
 
 
 def referral_export_columns(*, with_patient: bool) -> list[Column]:
-    if not with_patient:
-        return _analyst_columns()
-    columns = [
-        Column("submitted_at", _("Submitted at"), Kind.DATETIME),
+    """Both forms of the list share the figures; only coordinators get identifiers and moments."""
+    course = [
         Column("product", _("Product")),
         Column("urgency", _("Urgency")),
         Column("origin", _("Patient was")),
@@ -123,34 +121,22 @@ def referral_export_columns(*, with_patient: bool) -> list[Column]:
         Column("to_accept", _("Time to acceptance"), Kind.HOURS),
         Column("provider", _("Provider (booked)")),
         Column("location", _("Location (booked)")),
-        Column("admitted_at", _("Admitted at"), Kind.DATETIME),
-        Column("discharged_at", _("Discharged at"), Kind.DATETIME),
+    ]
+    stay = [
         Column("length_of_stay", _("Length of stay"), Kind.DAYS),
         Column("destination", _("Discharge destination")),
     ]
+    if not with_patient:
+        return [Column("submitted_on", _("Submitted on"), Kind.DATE), *course, *stay]
     return [
         Column("referral", _("Referral number"), Kind.INT),
         Column("patient", _("Patient name")),
-        *columns,
+        Column("submitted_at", _("Submitted at"), Kind.DATETIME),
+        *course,
+        Column("admitted_at", _("Admitted at"), Kind.DATETIME),
+        Column("discharged_at", _("Discharged at"), Kind.DATETIME),
+        *stay,
         Column("close_reason", _("Reason (cancelled or redirected)")),
-    ]
-
-
-def _analyst_columns() -> list[Column]:
-    return [
-        Column("submitted_on", _("Submitted on"), Kind.DATE),
-        Column("product", _("Product")),
-        Column("urgency", _("Urgency")),
-        Column("origin", _("Patient was")),
-        Column("state", _("State")),
-        Column("outcome", _("Outcome")),
-        Column("redirect_target", _("Redirected to")),
-        Column("to_offer", _("Time to first offer"), Kind.HOURS),
-        Column("to_accept", _("Time to acceptance"), Kind.HOURS),
-        Column("provider", _("Provider (booked)")),
-        Column("location", _("Location (booked)")),
-        Column("length_of_stay", _("Length of stay"), Kind.DAYS),
-        Column("destination", _("Discharge destination")),
     ]
 
 

@@ -39,11 +39,13 @@ def notify_submitted(referral: Referral) -> None:
     notify(users=_desk(referral), referral=referral, kind=Kind.SUBMITTED)
 
 
+def _planners(offer: Offer):
+    """The planners of the provider the offer went to."""
+    return User.objects.filter(is_active=True, role=Role.PROVIDER_STAFF, organisation_id=offer.location.organisation_id)
+
+
 def notify_offer_received(offer: Offer) -> None:
-    planners = User.objects.filter(
-        is_active=True, role=Role.PROVIDER_STAFF, organisation_id=offer.location.organisation_id
-    )
-    notify(users=planners, referral=offer.referral, kind=Kind.OFFER_RECEIVED)
+    notify(users=_planners(offer), referral=offer.referral, kind=Kind.OFFER_RECEIVED)
 
 
 def notify_offer_accepted(offer: Offer) -> None:
@@ -52,10 +54,7 @@ def notify_offer_accepted(offer: Offer) -> None:
 
 def notify_booking_cancelled(offer: Offer) -> None:
     """The provider expects a patient who will not come; its bed count has it back already."""
-    planners = User.objects.filter(
-        is_active=True, role=Role.PROVIDER_STAFF, organisation_id=offer.location.organisation_id
-    )
-    notify(users=planners, referral=offer.referral, kind=Kind.BOOKING_CANCELLED)
+    notify(users=_planners(offer), referral=offer.referral, kind=Kind.BOOKING_CANCELLED)
 
 
 def notify_no_show(offer: Offer) -> None:

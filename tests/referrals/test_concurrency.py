@@ -213,9 +213,9 @@ def _accept_pausing_while_it_holds_the_bed(monkeypatch, holds_locks: threading.E
     monkeypatch.setattr(bed_services, "capacity_book_held", pausing)
 
 
-def test_a_cancel_that_waited_for_an_accept_gives_the_booked_bed_back_once(desk, monkeypatch):
-    referral = _searching_referrals(desk, 1)[0]
-    offer = services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator)
+def _cancel_while_an_accept_holds_the_bed(desk, monkeypatch, referral, offer) -> dict:
+    """Accept and cancel the referral at once, the cancel starting only once the accept holds
+    the offer's and the bed count's locks; their outcomes."""
     accept_holds_locks = threading.Event()
     _accept_pausing_while_it_holds_the_bed(monkeypatch, accept_holds_locks)
 
@@ -223,12 +223,18 @@ def test_a_cancel_that_waited_for_an_accept_gives_the_booked_bed_back_once(desk,
         assert accept_holds_locks.wait(timeout=20)
         _cancel(referral, desk)()
 
-    outcomes = _run_together(
+    return _run_together(
         {
             "accept": lambda: services.offer_accept(offer=offer, by=desk.planner),
             "cancel": cancel_once_accept_holds_locks,
         }
     )
+
+
+def test_a_cancel_that_waited_for_an_accept_gives_the_booked_bed_back_once(desk, monkeypatch):
+    referral = _searching_referrals(desk, 1)[0]
+    offer = services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator)
+    outcomes = _cancel_while_an_accept_holds_the_bed(desk, monkeypatch, referral, offer)
 
     assert outcomes == {"accept": "ok", "cancel": "ok"}
     capacity = _assert_consistent(desk.capacity.pk)
@@ -272,8 +278,6 @@ def test_negative_control_a_cancel_that_looks_at_open_offers_only_leaves_the_bed
     positive test above is not passing by luck."""
     referral = _searching_referrals(desk, 1)[0]
     offer = services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator)
-    accept_holds_locks = threading.Event()
-    _accept_pausing_while_it_holds_the_bed(monkeypatch, accept_holds_locks)
     monkeypatch.setattr(
         services,
         "_lock_live_offers",
@@ -281,16 +285,7 @@ def test_negative_control_a_cancel_that_looks_at_open_offers_only_leaves_the_bed
     )
     monkeypatch.setattr(services, "_refuse_offers_sent_meanwhile", lambda locked: None)
 
-    def cancel_once_accept_holds_locks():
-        assert accept_holds_locks.wait(timeout=20)
-        _cancel(referral, desk)()
-
-    outcomes = _run_together(
-        {
-            "accept": lambda: services.offer_accept(offer=offer, by=desk.planner),
-            "cancel": cancel_once_accept_holds_locks,
-        }
-    )
+    outcomes = _cancel_while_an_accept_holds_the_bed(desk, monkeypatch, referral, offer)
 
     assert outcomes == {"accept": "ok", "cancel": "ok"}
     assert Referral.objects.get(pk=referral.pk).state == State.CANCELLED

@@ -93,9 +93,9 @@ AUDITED_ROUTES = sorted(
 )
 
 
-@pytest.mark.parametrize(("name", "method"), AUDITED_ROUTES, ids=str)
-def test_each_patient_data_route_leaves_a_log_row_for_an_allowed_user(name, method, client):
-    route = EXPECTED[(name, method)]
+def _allowed_caller(route, client):
+    """(role, user, object id, API token) of a user of the route's own organisation allowed to
+    call it; a page user is signed in on `client`."""
     world = _world()
     role = next(role for role in ALL_ROLES if role in route.roles)
     user = world.users[(role, "own")]
@@ -105,6 +105,13 @@ def test_each_patient_data_route_leaves_a_log_row_for_an_allowed_user(name, meth
         token = Token.objects.get_or_create(user=user)[0].key
     else:
         client.force_login(user)
+    return role, user, pk, token
+
+
+@pytest.mark.parametrize(("name", "method"), AUDITED_ROUTES, ids=str)
+def test_each_patient_data_route_leaves_a_log_row_for_an_allowed_user(name, method, client):
+    route = EXPECTED[(name, method)]
+    role, user, pk, token = _allowed_caller(route, client)
     before = AccessLog.objects.count()
     response = _call(client, route, name, pk, htmx=False, token=token)
     rows = AccessLog.objects.order_by("id")[before:]
@@ -120,15 +127,7 @@ PATIENT_DATA_ROUTES = sorted((name, method) for name, method in EXPECTED if name
 @pytest.mark.parametrize(("name", "method"), PATIENT_DATA_ROUTES, ids=str)
 def test_each_patient_data_route_answers_no_store(name, method, client):
     route = EXPECTED[(name, method)]
-    world = _world()
-    role = next(role for role in ALL_ROLES if role in route.roles)
-    user = world.users[(role, "own")]
-    pk = _object_for(world, route.obj, role) if route.obj else None
-    token = None
-    if route.channel == "api":
-        token = Token.objects.get_or_create(user=user)[0].key
-    else:
-        client.force_login(user)
+    _role, _user, pk, token = _allowed_caller(route, client)
     for htmx in (False, True) if route.channel != "api" else (False,):
         response = _call(client, route, name, pk, htmx=htmx, token=token)
         assert "no-store" in response.get("Cache-Control", ""), f"{name} {method} answered {response.status_code}"
