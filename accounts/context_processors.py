@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import BED_FINDER_ROLES, Role
 from accounts.twofactor import two_factor_required
+from administration.access import READERS as BEHEER_READERS
+from providers.views import SOCIAL_MAP_ROLES
 
 REFERRER_ROLES = (Role.GP, Role.TRANSFER_NURSE)
 REFERRAL_ROLES = (*REFERRER_ROLES, Role.PROVIDER_STAFF, Role.COORDINATOR)
@@ -55,6 +57,8 @@ def navigation(request):
         (role in (Role.COORDINATOR, Role.ANALYST), "cockpit:capacity", _("Capacity"), ()),
         (role in (Role.COORDINATOR, Role.ANALYST), "cockpit:kpis", _("KPIs"), ()),
         (role == Role.COORDINATOR, "audit:privacy", _("Privacy"), ("audit:",)),  # audit/views.py: who answers
+        (role in SOCIAL_MAP_ROLES, "providers:social_map", _("Social map"), ()),
+        (role in BEHEER_READERS, "beheer:index", _("Administration"), ("beheer:",)),
         (
             bool(user.organisation_id and role),
             "beds:overview_snapshots",

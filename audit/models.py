@@ -90,6 +90,11 @@ class AccessLog(models.Model):
     referral = models.ForeignKey(
         "referrals.Referral", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
     )
+    # The person whose account or role was changed (functional administration, NEN 7513 §
+    # "wijzigingen in autorisaties"); empty for accesses to patient data.
+    subject_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.OK)
     source_address = models.GenericIPAddressField(_("source address"), null=True, blank=True)
     # The route without its query string: search terms (a BSN) must not end up here.
@@ -105,3 +110,51 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user_name} {self.action} {self.referral_id or self.patient_id}"
+
+
+class ChangeQuerySet(models.QuerySet):
+    """Append-only, like the access log."""
+
+    def update(self, **kwargs):
+        raise PermissionError("The change history is append-only.")
+
+    def delete(self):
+        raise PermissionError("The change history is append-only.")
+
+
+class ChangeRecord(models.Model):
+    """One change made in the functional administration ("Beheer"): who changed what, when,
+    before and after. Written by the services that make the change (audit/changes.py), in the
+    same transaction. Like the access log, its references carry no database constraint, so the
+    history outlives what it describes; names are copied so a row stays readable."""
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    by_name = models.CharField(_("by"), max_length=150)
+    region = models.ForeignKey(
+        "providers.Region", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    # What was changed: a short type name ("organisation", "location", "user", "region",
+    # "capacity") and its id, with its name at the time.
+    object_type = models.CharField(_("object type"), max_length=30)
+    object_id = models.BigIntegerField(_("object id"))
+    object_name = models.CharField(_("object"), max_length=200)
+    action = models.CharField(_("action"), max_length=30)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+
+    objects = ChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("administration change")
+        verbose_name_plural = _("administration changes")
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "-at"]),
+            models.Index(fields=["region", "-at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.by_name} {self.action} {self.object_type} {self.object_id}"

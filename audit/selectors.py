@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from audit.models import AccessLog
+from audit.models import AccessLog, ChangeRecord
 from referrals.models import Patient, Referral
 
 
@@ -20,3 +20,13 @@ def accesses_of_patient(*, patient_id: int) -> QuerySet[AccessLog]:
     region, organisation and channel, superusers' admin reads and refused attempts included. A
     patient asking who looked at their file is owed the whole answer, not one region's part."""
     return AccessLog.objects.filter(patient_id=patient_id).order_by("-at", "-id")
+
+
+def changes_of(*, object_type: str, object_id: int) -> QuerySet[ChangeRecord]:
+    """The Beheer history of one object, newest first."""
+    return ChangeRecord.objects.filter(object_type=object_type, object_id=object_id).order_by("-at", "-id")
+
+
+def changes_in_region(*, region_id: int) -> QuerySet[ChangeRecord]:
+    """Every Beheer change made in a region, newest first."""
+    return ChangeRecord.objects.filter(region_id=region_id).order_by("-at", "-id")

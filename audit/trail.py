@@ -108,6 +108,7 @@ def write_trail(
         "outcome": _outcome(status_code),
         "source_address": client_ip(request),
         "path": request.path[:300],
+        "subject_user_id": None,
     }
     AccessLog.objects.append(
         [{"referral_id": referral_id, "patient_id": patient_id, **common} for referral_id, patient_id in subjects]

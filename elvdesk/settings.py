@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "audit",
     "interop",
     "cockpit",
+    "administration",
 ]
 
 MIDDLEWARE = [

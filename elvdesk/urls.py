@@ -13,6 +13,8 @@ urlpatterns = [
     path("referrals/", include("referrals.urls")),
     path("cockpit/", include("cockpit.urls")),
     path("privacy/", include("audit.urls")),
+    path("beheer/", include("administration.urls")),
+    path("social-map/", include("providers.urls")),
     path("api/v1/", include("elvdesk.api_urls")),
     path("fhir/r4/", include("interop.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 agb_validator = RegexValidator(r"^\d{8}$", _("An AGB code has exactly 8 digits."))
+ura_validator = RegexValidator(r"^\d{8}$", _("A URA number has exactly 8 digits."))
 uzovi_validator = RegexValidator(r"^\d{4}$", _("A UZOVI code has exactly 4 digits."))
 
 
@@ -103,6 +104,12 @@ class Region(models.Model):
     )
     office_hours_start = models.TimeField(_("office hours start"), default=time(8, 0))
     office_hours_end = models.TimeField(_("office hours end"), default=time(17, 0))
+    desk_phone = models.CharField(
+        _("desk phone number"),
+        max_length=20,
+        blank=True,
+        help_text=_("The regional desk's number, shown on every page for referrers."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -140,8 +147,20 @@ class Organisation(models.Model):
     agb_code = models.CharField(
         _("AGB code"), max_length=8, unique=True, null=True, blank=True, validators=[agb_validator]
     )
+    ura = models.CharField(
+        _("URA number"),
+        max_length=8,
+        blank=True,
+        validators=[ura_validator],
+        help_text=_("UZI register subscriber number, where known."),
+    )
+    street = models.CharField(_("street and number"), max_length=150, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=7, blank=True)
+    city = models.CharField(_("city"), max_length=80, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    # Inactive: kept with its history, gone from search, matching and the social map.
+    is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         ordering = ["name"]
@@ -150,6 +169,11 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TreatingPhysician(models.TextChoices):
+    GP = "gp", _("The patient's GP")
+    ELDERLY_CARE_SPECIALIST = "specialist", _("Specialist ouderengeneeskunde")
 
 
 class Location(models.Model):
@@ -163,6 +187,13 @@ class Location(models.Model):
     latitude = models.FloatField(_("latitude"), null=True, blank=True, editable=False)
     longitude = models.FloatField(_("longitude"), null=True, blank=True, editable=False)
     phone_24_7 = models.CharField(_("24/7 phone"), max_length=20)
+    phone_office = models.CharField(_("phone during office hours"), max_length=20, blank=True)
+    treating_physician = models.CharField(
+        _("treating physician"), max_length=20, choices=TreatingPhysician.choices, default=TreatingPhysician.GP
+    )
+    referral_procedure = models.TextField(
+        _("referral procedure"), blank=True, help_text=_("How to refer a patient here, in a few sentences.")
+    )
     admission_24_7 = models.BooleanField(_("admission 24/7"), default=False)
     admission_from = models.TimeField(_("admission from"), null=True, blank=True)
     admission_until = models.TimeField(_("admission until"), null=True, blank=True)
