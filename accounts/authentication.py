@@ -18,4 +18,6 @@ class OrganisationTokenAuthentication(TokenAuthentication):
             raise AuthenticationFailed(_("Invalid token.")) from None
         if not token.user.is_active:
             raise AuthenticationFailed(_("User inactive or deleted."))
+        if token.user.organisation_id is not None and not token.user.organisation.is_active:
+            raise AuthenticationFailed(_("The organisation of this account is inactive."))
         return token.user, token

@@ -9,4 +9,5 @@ urlpatterns = [
     path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
     path("two-factor/verify/", views.two_factor_verify, name="two_factor_verify"),
     path("two-factor/recovery-codes/", views.recovery_codes, name="two_factor_recovery_codes"),
+    path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

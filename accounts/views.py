@@ -1,25 +1,28 @@
 import segno
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
-from accounts import twofactor
-from accounts.forms import TokenForm
+from accounts import invitations, services, twofactor
+from accounts.client_ip import client_ip
+from accounts.forms import InvitationAcceptForm, TokenForm
+from elvdesk.errors import DomainError
+from elvdesk.next_url import local_next_url
 
 RECOVERY_SESSION_KEY = "fresh_recovery_codes"
+INVITATION_TEMPLATE = "accounts/invitation_accept.html"
 
 
 def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return "/"
+    return local_next_url(request) or "/"
 
 
 @never_cache
@@ -75,3 +78,37 @@ def recovery_codes(request):
         messages.info(request, _("Recovery codes are shown only once, right after you set up your authenticator."))
         return redirect(_next_url(request))
     return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": _next_url(request)})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token: str):
+    """The link of an invitation e-mail. No login: the signed, one-use token is the authorisation.
+    GET only shows the password form (mail scanners open links); the POST sets the password, logs
+    the person in and sends them on to enrol their second factor."""
+    try:
+        invitation = invitations.invitation_for_token(token)
+    except DomainError as error:
+        return render(request, INVITATION_TEMPLATE, {"error": error.message}, status=error.http_status)
+    form = InvitationAcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(
+                token=token,
+                password=form.cleaned_data["new_password1"],
+                source_address=client_ip(request),
+                # The token stays out of the access log, even once it is used up.
+                path=request.path.replace(token, "…"),
+            )
+        except DomainError as error:
+            return render(request, INVITATION_TEMPLATE, {"error": error.message}, status=error.http_status)
+        except ValidationError as error:
+            form.add_error("new_password1", error)
+        else:
+            login(request, user, backend="accounts.backends.ModelBackendWithOrganisation")
+            messages.success(request, _("Your password is set."))
+            if twofactor.two_factor_required(user):
+                return redirect(f"{reverse('two_factor_setup')}?{urlencode({'next': reverse('home')})}")
+            return redirect("home")
+    context = {"form": form, "invitee": invitation.user, "two_factor": twofactor.two_factor_required(invitation.user)}
+    return render(request, INVITATION_TEMPLATE, context, status=400 if form.errors else 200)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
-from audit.models import AccessLog, Action, Channel, ChangeRecord, Outcome
+from audit.models import AccessLog, Action, ChangeRecord, Channel, Outcome
 
 
 def _plain(value):
@@ -20,7 +20,8 @@ def _plain(value):
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat(timespec="minutes") if timezone.is_aware(value) else value.isoformat()
+        local = timezone.localtime(value) if timezone.is_aware(value) else value
+        return local.isoformat(timespec="minutes")
     if isinstance(value, date | time):
         return value.isoformat(timespec="minutes") if isinstance(value, time) else value.isoformat()
     if isinstance(value, Decimal):
@@ -48,7 +49,9 @@ def snapshot(instance: models.Model, fields: list[str]) -> dict:
 def changed_only(before: dict, after: dict) -> tuple[dict, dict]:
     """The entries of `before` and `after` that differ (a key in only one of them counts)."""
     keys = [key for key in {**before, **after} if before.get(key) != after.get(key)]
-    return {key: before.get(key) for key in keys if key in before}, {key: after.get(key) for key in keys if key in after}
+    old = {key: before[key] for key in keys if key in before}
+    new = {key: after[key] for key in keys if key in after}
+    return old, new
 
 
 def change_record(

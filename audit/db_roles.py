@@ -1,14 +1,16 @@
-"""Two PostgreSQL roles, so the application cannot rewrite or empty its own access log.
+"""Two PostgreSQL roles, so the application cannot rewrite or empty its own access log and
+the change history of the functional administration (Beheer).
 
 - The owner (MIGRATE_DATABASE_URL) owns every table and runs `migrate` and `db_app_role`.
 - The application role (DATABASE_URL, e.g. `elvdesk_app`) runs web, worker and beat: CONNECT,
   USAGE on the schema, SELECT/INSERT/UPDATE/DELETE on every table and USAGE/SELECT on every
-  sequence, but on `audit_accesslog` only SELECT and INSERT. Not owning the table, it cannot
-  TRUNCATE it, nor ALTER it (disable its guard triggers) or DROP them. Default privileges give
-  it the same on tables the owner creates later; running `db_app_role` after every `migrate`
-  (docker-compose.yml does) puts the log back to SELECT and INSERT should a migration rebuild it.
+  sequence, but on the append-only tables (`audit_accesslog`, `audit_changerecord`) only SELECT
+  and INSERT. Not owning them, it cannot TRUNCATE them, nor ALTER them (disable their guard
+  triggers) or DROP them. Default privileges give it the same on tables the owner creates later;
+  running `db_app_role` after every `migrate` (docker-compose.yml does) puts those tables back to
+  SELECT and INSERT should a migration rebuild them.
 
-The triggers (audit/migrations/0002, 0003) refuse UPDATE, DELETE and TRUNCATE even for the
+The triggers (audit/migrations/0002, 0003, 0005) refuse UPDATE, DELETE and TRUNCATE even for the
 owner, against mistakes; only the role split holds against a compromised application.
 """
 
@@ -16,10 +18,12 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from audit.models import AccessLog
+from audit.models import AccessLog, ChangeRecord
 
 # What the owner's URL must share with the application's: the same database, another role.
 SAME_DATABASE = ("ENGINE", "NAME", "HOST", "PORT")
+# History that the application may add to and read, never change or remove.
+APPEND_ONLY_MODELS = (AccessLog, ChangeRecord)
 
 
 def connect_as_owner(alias: str = DEFAULT_DB_ALIAS) -> bool:
@@ -48,16 +52,17 @@ def quote(name: str) -> str:
 
 def grant_statements(*, role: str, database: str, schema: str) -> list[str]:
     """The privileges of the application role; safe to run again."""
-    role, database, schema, log = quote(role), quote(database), quote(schema), quote(AccessLog._meta.db_table)
+    role, database, schema = quote(role), quote(database), quote(schema)
     tables = f"ALL TABLES IN SCHEMA {schema}"
+    append_only = [quote(model._meta.db_table) for model in APPEND_ONLY_MODELS]
     return [
         f"GRANT CONNECT ON DATABASE {database} TO {role}",
         f"GRANT USAGE ON SCHEMA {schema} TO {role}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role}",
         f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON {tables} FROM {role}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
-        f"REVOKE ALL ON {log} FROM {role}",
-        f"GRANT SELECT, INSERT ON {log} TO {role}",
+        *(f"REVOKE ALL ON {table} FROM {role}" for table in append_only),
+        *(f"GRANT SELECT, INSERT ON {table} TO {role}" for table in append_only),
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {role}",
     ]
@@ -95,5 +100,7 @@ def app_role_setup(*, role: str, password: str | None, alias: str = DEFAULT_DB_A
             raise ImproperlyConfigured(f"Role {role} is a superuser or a member of {owner}: it could empty the log.")
         for statement in grant_statements(role=role, database=database, schema=schema):
             cursor.execute(statement)
-        done.append(f"granted {role} its privileges in {database}.{schema} (access log: SELECT, INSERT)")
+        done.append(
+            f"granted {role} its privileges in {database}.{schema} (access log and change history: SELECT, INSERT)"
+        )
     return done

@@ -45,7 +45,8 @@ class AccessLogQuerySet(models.QuerySet):
         raise PermissionError("The access log is append-only.")
 
     def append(self, rows: list[dict]) -> None:
-        """Adds `rows` (field name → value, every concrete field but the id) with plain INSERT
+        """Adds `rows` (field name → value, every concrete field but the id; a nullable one may be
+        left out) with plain INSERT
         statements of up to APPEND_BATCH rows. A board view logs a row per card, and building a
         model instance per row and Django's bulk INSERT cost far more than storing them."""
         fields = [field for field in self.model._meta.concrete_fields if not field.primary_key]
@@ -58,7 +59,11 @@ class AccessLogQuerySet(models.QuerySet):
         together = transaction.atomic(using=self.db, savepoint=False) if len(batches) > 1 else nullcontext()
         with together, connection.cursor() as cursor:
             for batch in batches:
-                values = [field.get_db_prep_save(row[field.attname], connection) for row in batch for field in fields]
+                values = [
+                    field.get_db_prep_save(row.get(field.attname) if field.null else row[field.attname], connection)
+                    for row in batch
+                    for field in fields
+                ]
                 placeholders = ", ".join([row_placeholders] * len(batch))
                 sql = f"INSERT INTO {table} ({columns}) VALUES {placeholders}"  # nosec B608: names from the model
                 cursor.execute(sql, values)

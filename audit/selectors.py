@@ -30,3 +30,13 @@ def changes_of(*, object_type: str, object_id: int) -> QuerySet[ChangeRecord]:
 def changes_in_region(*, region_id: int) -> QuerySet[ChangeRecord]:
     """Every Beheer change made in a region, newest first."""
     return ChangeRecord.objects.filter(region_id=region_id).order_by("-at", "-id")
+
+
+def change_authors_in_region(*, region_id: int) -> list[str]:
+    """Who made changes in a region (their user names, "system" for jobs), for the filter."""
+    return list(
+        ChangeRecord.objects.filter(region_id=region_id)
+        .order_by("by_name")
+        .values_list("by_name", flat=True)
+        .distinct()
+    )

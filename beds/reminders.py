@@ -1,10 +1,13 @@
 """Reminders for stale bed counts with a one-click signed "klopt nog" link (docs/architecture.md §5.3).
 
 A location whose counts are older than its region's limit gets one reminder per planner of
-its organisation. The link carries a signature (own salt, so no other signed value of the
-portal fits), the reminder id and a random nonce; it expires after REMINDER_VALID_FOR and works
-once. Opening it (GET) only shows a confirmation page: mail scanners fetch links, so the
-confirmation happens on the POST of that page. The signed token is the authorisation: no login.
+its organisation; when no planner has an e-mail address the desk gets a "reminder_unheard"
+contact problem instead (providers.contact_problems), once while it is open.
+
+The link carries a signature (own salt, so no other signed value of the portal fits), the
+reminder id and a random nonce; it expires after REMINDER_VALID_FOR and works once. Opening it
+(GET) only shows a confirmation page: mail scanners fetch links, so the confirmation happens on
+the POST of that page. The signed token is the authorisation: no login.
 """
 
 import logging
@@ -22,7 +25,8 @@ from beds import services
 from beds.models import Capacity, StaleCountReminder
 from elvdesk.errors import DomainError
 from elvdesk.outbox import outbox_wake_after_commit
-from providers.models import Location, Region
+from providers.contact_problems import contact_problem_raise, contact_problems_resolve_reachable
+from providers.models import ContactProblem, ContactProblemKind, Location, Region
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +75,15 @@ def stale_locations(*, region: Region, now: datetime) -> list[Location]:
 
 
 def stale_reminders_create(*, now: datetime | None = None) -> int:
-    """Remind the planners of every stale location that has no open reminder. Returns the
-    number of reminders created. Safe to run twice and concurrently (partial unique constraint
-    on open reminders per location and planner)."""
+    """Remind the planners of every stale location that has no open reminder; a stale location
+    without a planner to e-mail becomes a contact problem for the desk. Returns the number of
+    reminders created. Safe to run twice and concurrently (partial unique constraints on open
+    reminders per location and planner, and on open reminder problems per location)."""
     now = now or timezone.now()
     # Reminders whose link has expired are closed, so the location can be reminded again.
     StaleCountReminder.objects.filter(is_open=True, expires_at__lte=now).update(is_open=False)
+    # Problems of locations that can be reached again are closed; they are reminded as usual.
+    contact_problems_resolve_reachable(now=now)
     created = 0
     for region in Region.objects.all():
         locations = stale_locations(region=region, now=now)
@@ -92,7 +99,26 @@ def stale_reminders_create(*, now: datetime | None = None) -> int:
         for location in locations:
             for user in planners.get(location.organisation_id, []):
                 created += _create_reminder(location=location, user=user, now=now)
+        _report_unheard([location for location in locations if location.organisation_id not in planners], region=region)
     return created
+
+
+def _report_unheard(locations: list[Location], *, region: Region) -> None:
+    """Nobody to remind: the desk sees it (and phones) instead of the reminder vanishing."""
+    if not locations:
+        return
+    reported = set(
+        ContactProblem.objects.filter(
+            kind=ContactProblemKind.REMINDER_UNHEARD,
+            resolved_at__isnull=True,
+            location_id__in=[location.pk for location in locations],
+        ).values_list("location_id", flat=True)
+    )
+    for location in locations:
+        if location.pk not in reported:
+            contact_problem_raise(
+                region_id=region.pk, location_id=location.pk, kind=ContactProblemKind.REMINDER_UNHEARD
+            )
 
 
 def _create_reminder(*, location: Location, user: User, now: datetime) -> int:

@@ -1,13 +1,17 @@
 """Changes to bed counts. Every write locks the row, validates, bumps the version and appends
 a CapacityChange, so concurrent planners, API clients and bookings never lose an update."""
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
+from audit.changes import change_record
 from beds.models import COUNT_FIELDS, Capacity, CapacityChange, ChangeSource
 from elvdesk.errors import Conflict
+from providers.models import Location, Product, Region
 
 
 class StaleCapacity(Conflict):
@@ -63,16 +67,115 @@ def capacity_update(
     return capacity
 
 
-def _set_counts(capacity: Capacity, *, by: User | None, counts: dict[str, int], source: str) -> None:
+def _set_counts(
+    capacity: Capacity, *, by: User | None, counts: dict[str, int], source: str, confirm: bool = True
+) -> None:
+    """`confirm=False`: the counts change without the planner vouching for them (an
+    administrator's contract change), so a stale count stays stale."""
     before = capacity.snapshot()
     for name, value in counts.items():
         if name not in COUNT_FIELDS or name == "held":
             raise ValueError(f"{name} cannot be set directly")
         setattr(capacity, name, value)
     capacity.clean()
-    capacity.confirmed_at = timezone.now()
-    capacity.confirmed_by = by
-    _save(capacity, before=before, by=by, source=source, fields=[*counts, "confirmed_at", "confirmed_by"])
+    fields = list(counts)
+    if confirm:
+        capacity.confirmed_at = timezone.now()
+        capacity.confirmed_by = by
+        fields += ["confirmed_at", "confirmed_by"]
+    _save(capacity, before=before, by=by, source=source, fields=fields)
+
+
+@transaction.atomic
+def capacity_contract_set(
+    *, location: Location, product: Product, by: User, total: int, expected_version: int | None = None
+) -> Capacity:
+    """The administrator sets the contracted total of one product at a location (Beheer).
+
+    It goes through the same machinery as every bed count: row lock, version, a CapacityChange
+    (source admin), and also a Beheer history row (location, action "contract"). Rule: a
+    contract change keeps the occupied beds (total − available) as they are, so
+    new available = new total − occupied. A total that would leave fewer free beds than the
+    open offers hold (or fewer than none) is refused on "total": nobody booked or held loses
+    their bed. The counts are not confirmed by it; that stays the planner's word.
+
+    A product not yet at the location gets its row: the total, no free beds, unconfirmed, so
+    the planner has to publish the free beds. `expected_version` is the version the
+    administrator saw (0: the product was not there yet); a different one raises StaleCapacity.
+    Only the products the region offers can be contracted.
+    """
+    if total < 0:
+        raise ValidationError({"total": [_("A count cannot be negative.")]})
+    region_id = location.organisation.region_id
+    if not Region.products.through.objects.filter(region_id=region_id, product_id=product.pk).exists():
+        raise ValidationError({"product": [_("The region does not offer this product.")]})
+    capacity, created = _contract_row(location=location, product=product, by=by, total=total)
+    old_total = None if created else capacity.total
+    if not created:
+        if expected_version is not None and capacity.version != expected_version:
+            raise StaleCapacity(current=capacity)
+        if total == old_total:
+            return capacity
+        occupied = capacity.total - capacity.available
+        if total < occupied + capacity.held:
+            raise ValidationError({"total": [_contract_too_low(occupied=occupied, held=capacity.held)]})
+        _set_counts(
+            capacity,
+            by=by,
+            counts={"total": total, "available": total - occupied},
+            source=ChangeSource.ADMIN,
+            confirm=False,
+        )
+    change_record(
+        by=by,
+        region_id=region_id,
+        object_type="location",
+        object_id=location.pk,
+        object_name=location.name,
+        action="contract",
+        before={product.name: old_total},
+        after={product.name: total},
+    )
+    return capacity
+
+
+def _contract_row(*, location: Location, product: Product, by: User, total: int) -> tuple[Capacity, bool]:
+    """(the locked row, False) for a product the location has; (the new row, True) for one it
+    had not, created with its first history row."""
+    existing = Capacity.objects.filter(location=location, product=product).values_list("pk", flat=True).first()
+    if existing is None:
+        try:
+            with transaction.atomic():  # a savepoint: another administrator may add it at the same moment
+                capacity = Capacity.objects.create(location=location, product=product, total=total, available=0)
+        except IntegrityError:
+            existing = Capacity.objects.filter(location=location, product=product).values_list("pk", flat=True).get()
+        else:
+            CapacityChange.objects.create(
+                capacity=capacity,
+                changed_at=timezone.now(),
+                changed_by=by,
+                source=ChangeSource.ADMIN,
+                before={name: 0 for name in COUNT_FIELDS},
+                after=capacity.snapshot(),
+            )
+            return capacity, True
+    return _locked(existing), False
+
+
+def _contract_too_low(*, occupied: int, held: int) -> str:
+    minimum = occupied + held
+    occupied_text = ngettext("%(count)s bed is occupied", "%(count)s beds are occupied", occupied) % {"count": occupied}
+    if not held:
+        return _("%(occupied)s: the contracted total cannot be lower than %(minimum)s.") % {
+            "occupied": occupied_text,
+            "minimum": minimum,
+        }
+    held_text = ngettext("%(count)s is held by an offer", "%(count)s are held by offers", held) % {"count": held}
+    return _("%(occupied)s and %(held)s: the contracted total cannot be lower than %(minimum)s.") % {
+        "occupied": occupied_text,
+        "held": held_text,
+        "minimum": minimum,
+    }
 
 
 @transaction.atomic

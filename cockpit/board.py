@@ -3,7 +3,8 @@
 Reads only; a fixed number of queries whatever the number of referrals (docs/architecture.md §6.1):
 counts per state, the cards (at most BOARD_COLUMN_LIMIT per state, most urgent first),
 their care needs, current offers and open escalations, and for the cards that are searching a
-bed the best location to offer (the same order as the referral page's suggestions).
+bed the best location to offer (the same order as the referral page's suggestions), each
+flagged when nobody at the location hears of offers in the portal (providers.reachability).
 """
 
 import math
@@ -19,6 +20,7 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from beds.models import Capacity
 from providers.models import PostcodeArea, Region
+from providers.reachability import unreachable_location_ids
 from referrals import models as referral_models
 from referrals.matching import locations_offering_laag_and_hoog
 from referrals.models import OPEN_STATES, DeclineReason, Offer, OfferState, Referral, State, Urgency
@@ -239,10 +241,21 @@ def _urgency_rank():
 
 
 def regional_board(
-    *, user: User, product=None, urgency: str = "", origin: str = "", state: str = "", now: datetime | None = None
+    *,
+    user: User,
+    product=None,
+    urgency: str = "",
+    origin: str = "",
+    state: str = "",
+    now: datetime | None = None,
+    unreachable_ids: frozenset[int] | None = None,
 ) -> Board:
+    """`unreachable_ids`: the region's locations without a planner (providers.reachability), when
+    the caller has them already; their suggestions and offers are flagged "no planner — phone"."""
     now = now or timezone.now()
     region = user.organisation.region
+    if unreachable_ids is None:
+        unreachable_ids = frozenset(unreachable_location_ids(region_id=region.pk))
     referrals = referrals_visible_to(user).filter(region=region, state__in=[state] if state else OPEN_STATES)
     if product is not None:
         referrals = referrals.filter(product=product)
@@ -281,6 +294,10 @@ def regional_board(
         card.in_state_for = format_duration(now - card.state_changed_at)
         card.suggestion = suggestions.get(card.pk)
         card.current_offer = next(iter(card.current_offers), None)
+        card.suggestion_unreachable = (
+            card.suggestion is not None and card.suggestion.capacity.location_id in unreachable_ids
+        )
+        card.offer_unreachable = card.current_offer is not None and card.current_offer.location_id in unreachable_ids
         if escalation is None:
             card.open_escalations = []
     columns = []

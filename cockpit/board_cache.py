@@ -9,7 +9,9 @@ so a workflow step, an escalation or a bed count shows on the very next request:
 - the open escalations of the region,
 - the region's bed counts (`region_counts_version`), which decide the suggested location,
 - the poll interval the time falls in, because the SLA texts and waiting times move with the
-  clock; edits outside the workflow (the admin) show within that interval too.
+  clock; edits outside the workflow (the admin) show within that interval too,
+- the locations without a planner (flagged "no planner — phone" on the cards): the page reads
+  them on every request for its "Cannot be reached" panel, which is not cached, and hands them in.
 
 The CSRF token of each card's forms is personal: see elvdesk.fragments.
 """
@@ -56,7 +58,7 @@ def board_version(*, region: Region) -> str:
         return "|".join(map(str, cursor.fetchone()))
 
 
-def _cache_key(*, user, filters: dict, poll_seconds: int) -> str:
+def _cache_key(*, user, filters: dict, poll_seconds: int, unreachable_ids: frozenset[int]) -> str:
     region = user.organisation.region
     question = [
         user.role,
@@ -65,23 +67,27 @@ def _cache_key(*, user, filters: dict, poll_seconds: int) -> str:
         sorted((name, str(getattr(value, "pk", value))) for name, value in filters.items()),
         int(time.time() // poll_seconds),
         board_version(region=region),
+        sorted(unreachable_ids),
     ]
     digest = hashlib.sha256(repr(question).encode()).hexdigest()[:32]
     return f"cockpit:board:{region.pk}:{digest}"
 
 
-def board_columns(request, *, filters: dict, context: dict, poll_seconds: int) -> BoardColumns:
+def board_columns(
+    request, *, filters: dict, context: dict, poll_seconds: int, unreachable_ids: frozenset[int]
+) -> BoardColumns:
     """The board's columns for the user of `request` and the cleaned `filters`; `context` is what
-    the columns template needs besides the board (the page's address)."""
+    the columns template needs besides the board (the page's address); `unreachable_ids` are the
+    region's locations without a planner (providers.reachability.unreachable_location_ids)."""
 
     def render_context():
-        board = regional_board(user=request.user, **filters)
+        board = regional_board(user=request.user, unreachable_ids=unreachable_ids, **filters)
         subjects = [(card.pk, card.patient_id) for card in board.referrals]
         return {**context, "board": board}, {"total": board.total, "subjects": subjects}
 
     fragment = shared_fragment(
         request,
-        key=_cache_key(user=request.user, filters=filters, poll_seconds=poll_seconds),
+        key=_cache_key(user=request.user, filters=filters, poll_seconds=poll_seconds, unreachable_ids=unreachable_ids),
         timeout=poll_seconds * 2,
         template=COLUMNS_TEMPLATE,
         context=render_context,

@@ -1,6 +1,7 @@
-"""The capacity picture: free / held / total beds per product and per location now, and the
-trend of free beds per product over the last 30 days, for the region and for those
-neighbouring regions that share their counts. Four queries however many locations or changes.
+"""The capacity picture: free / held / total beds per product and per location now (each
+location flagged when it has no planner to hear of offers), and the trend of free beds per
+product over the last 30 days, for the region and for those neighbouring regions that share
+their counts. Four queries however many locations or changes.
 
 The trend is a day grid computed by the database: for each capacity and each day, the last
 known state at the end of that day is the `after` of the last change before the day ended, or
@@ -22,6 +23,7 @@ from beds.models import Capacity, CapacityChange
 from cockpit import charts
 from cockpit.tables import Column, Kind, Table
 from providers.models import Location, Region
+from providers.reachability import with_planner_flag
 
 TREND_DAYS = 30
 
@@ -48,6 +50,7 @@ class ProductRow:
 class LocationRow:
     location: Location
     capacities: list[Capacity] = field(default_factory=list)
+    has_planner: bool = True  # False: nobody there hears of offers in the portal, phone them
 
     @property
     def any_stale(self) -> bool:
@@ -65,6 +68,10 @@ class RegionCapacity:
     @property
     def stale_count(self) -> int:
         return sum(1 for row in self.locations for c in row.capacities if c.stale)
+
+    @property
+    def unreachable_count(self) -> int:
+        return sum(1 for row in self.locations if not row.has_planner)
 
     @property
     def totals(self) -> ProductRow:
@@ -131,13 +138,13 @@ def capacity_picture(*, region: Region, now: datetime | None = None) -> list[Reg
         )
 
     rows: dict[int, LocationRow] = {}
-    for capacity in active.select_related("location", "location__organisation", "product").order_by(
+    for capacity in with_planner_flag(active.select_related("location", "location__organisation", "product")).order_by(
         "location__organisation__region_id", "location__name", "product__sort_order"
     ):
         rc = by_id[capacity.location.organisation.region_id]
         capacity.stale = capacity.is_stale(stale_after_hours=rc.region.stale_after_hours, now=now)
         if capacity.location_id not in rows:
-            rows[capacity.location_id] = LocationRow(capacity.location)
+            rows[capacity.location_id] = LocationRow(capacity.location, has_planner=capacity.has_planner)
             rc.locations.append(rows[capacity.location_id])
         rows[capacity.location_id].capacities.append(capacity)
 

@@ -25,6 +25,7 @@ from cockpit.forms import BoardFilterForm, PeriodForm
 from cockpit.kpis import kpi_report
 from cockpit.periods import Period
 from elvdesk.htmx import wants_fragment
+from providers.reachability import open_contact_problems, unreachable_locations
 
 COCKPIT_ROLES = (Role.COORDINATOR, Role.ANALYST)
 BOARD_TEMPLATE = "cockpit/board.html"
@@ -42,11 +43,15 @@ def _poll_seconds() -> int:
 def board(request):
     region = request.user.organisation.region
     form = BoardFilterForm(request.GET, region=region)
+    # "Cannot be reached": read on every request (not cached with the columns), two queries.
+    unreachable = unreachable_locations(region_id=region.pk)
     context = {
         "form": form,
         "region": region,
         "poll_seconds": _poll_seconds(),
         "board_url": request.get_full_path(),
+        "unreachable_locations": unreachable,
+        "contact_problems": open_contact_problems(region_id=region.pk),
     }
     status = 200
     if form.is_valid():
@@ -56,6 +61,7 @@ def board(request):
             filters=filters,
             context={"board_url": context["board_url"]},
             poll_seconds=context["poll_seconds"],
+            unreachable_ids=frozenset(location.pk for location in unreachable),
         )
         request.audit.add_subjects(columns.subjects)
         context.update(columns=columns, updated_at=timezone.now())

@@ -53,12 +53,17 @@ _DATABASE_DETAILS = re.compile(
 )
 # A BSN as typed: nine digits, or in groups separated by spaces or dots.
 _BSN = re.compile(r"(?<![\d.])(?:\d{9}|\d{3}[ .]\d{3}[ .]\d{3}|\d{4}[ .]\d{2}[ .]\d{3}|\d{3}[ .]\d{2}[ .]\d{4})(?!\d)")
+# The signed one-use links of e-mails (invitation, "klopt nog" reminder) are keys while unused:
+# a request log line (django-axes logs the path of a login) must not carry them.
+_LINK_TOKEN = re.compile(r"(?P<route>/accounts/invitation/|/beds/still-correct/)[^/\s\"'?]+")
 _SQL_STRING = re.compile(r"'(?:[^']|'')*'")
 _SQL_ARGS = re.compile(r"(; args=).*?(; alias=)", re.DOTALL)
 
 
 def scrub(text: str) -> str:
-    """The text without BSN-like numbers, patient field values and quoted database values."""
+    """The text without BSN-like numbers, patient field values, quoted database values and the
+    tokens of e-mailed links."""
+    text = _LINK_TOKEN.sub(lambda m: m["route"] + REMOVED, text)
     text = _DATABASE_DETAILS.sub(lambda m: m["intro"] + REMOVED, text)
     text = _FIELD_VALUE.sub(lambda m: f"{m['key']}{m['sep']}{REMOVED}", text)
     return _BSN.sub(REMOVED, text)

@@ -111,6 +111,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "accounts.context_processors.navigation",
                 "elvdesk.context_processors.csp_nonce",
+                "elvdesk.context_processors.desk_phone",
             ],
         },
     },
@@ -225,6 +226,7 @@ CELERY_BEAT_SCHEDULE = {
     "escalations": {"task": "referrals.tasks.update_escalations", "schedule": 60.0},
     "create-due-bed-overviews": {"task": "beds.tasks.create_due_bed_overviews", "schedule": 120.0},
     "send-pending-bed-emails": {"task": "beds.tasks.send_pending_bed_emails", "schedule": 120.0},
+    "send-pending-invitation-emails": {"task": "accounts.tasks.send_pending_invitation_emails", "schedule": 120.0},
     "remind-stale-bed-counts": {"task": "beds.tasks.remind_stale_bed_counts", "schedule": 900.0},
     "pseudonymise-closed-referrals": {
         "task": "referrals.tasks.pseudonymise_closed_referrals",

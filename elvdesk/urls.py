@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from elvdesk import views
+from elvdesk.admin_site import developers_only
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,7 +20,7 @@ urlpatterns = [
     path("fhir/r4/", include("interop.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("admin/", admin.site.urls),
+    path("admin/", developers_only(admin.site).urls),
 ]
 
 # Unmatched /api/ paths and unexpected errors answer in the API's JSON error shape there

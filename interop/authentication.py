@@ -81,6 +81,8 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed(_("Invalid API key."))
         if not api_key.is_active:
             raise AuthenticationFailed(_("This API key has been revoked."))
+        if not api_key.organisation.is_active:
+            raise AuthenticationFailed(_("The organisation of this API key is inactive."))
         _touch(api_key)
         return ApiKeyPrincipal(api_key), api_key
 

@@ -218,3 +218,69 @@ class Location(models.Model):
         if self.admission_from is None or self.admission_until is None:
             return False
         return self.admission_from <= moment_time <= self.admission_until
+
+
+class ContactProblemKind(models.TextChoices):
+    OFFER_UNHEARD = "offer_unheard", _("Offer reached no planner")
+    CANCELLATION_UNHEARD = "cancellation_unheard", _("Cancelled booking reached no planner")
+    REMINDER_UNHEARD = "reminder_unheard", _("Stale-count reminder reached no planner")
+
+
+class ContactProblem(models.Model):
+    """Something the portal had to tell a provider location and could tell nobody (no active
+    planner, or for an e-mail reminder none with an address): the desk phones instead.
+
+    Raised by providers.contact_problems (never twice: one open problem per location for
+    reminders, one per offer and kind for offers), listed by providers.reachability, closed by
+    the desk ("Handled"). Carries no patient data: at most the referral's and offer's ids.
+    """
+
+    region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey(
+        Location, verbose_name=_("location"), on_delete=models.CASCADE, related_name="contact_problems"
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=ContactProblemKind.choices)
+    referral = models.ForeignKey(
+        "referrals.Referral",
+        verbose_name=_("referral"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    offer = models.ForeignKey(
+        "referrals.Offer", verbose_name=_("offer"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("resolved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("contact problem")
+        verbose_name_plural = _("contact problems")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["location", "kind"],
+                condition=models.Q(resolved_at__isnull=True, kind="reminder_unheard"),
+                name="contact_problem_one_open_reminder_per_location",
+            ),
+            models.UniqueConstraint(
+                fields=["offer", "kind"], condition=models.Q(offer__isnull=False), name="contact_problem_one_per_offer"
+            ),
+        ]
+        indexes = [models.Index(fields=["region", "resolved_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.location}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -14,10 +14,12 @@ def normalise_dutch_phone(value: str) -> str:
         number = phonenumbers.parse(text, "NL")
     except phonenumbers.NumberParseException:
         number = None
-    if number is None or not phonenumbers.is_valid_number(number) or phonenumbers.region_code_for_number(number) != "NL":
-        raise ValidationError(
-            _("Enter a valid Dutch phone number, for example 045 577 6677."), code="invalid_phone"
-        )
+    if (
+        number is None
+        or not phonenumbers.is_valid_number(number)
+        or phonenumbers.region_code_for_number(number) != "NL"
+    ):
+        raise ValidationError(_("Enter a valid Dutch phone number, for example 045 577 6677."), code="invalid_phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 

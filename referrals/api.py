@@ -31,6 +31,7 @@ from referrals.models import (
     State,
     Urgency,
 )
+from referrals.offer_reachability import offer_capacities, offer_reachability_check
 from referrals.selectors import (
     offer_for_provider,
     referral_for_user,
@@ -266,6 +267,12 @@ class ReferralOfferCreateApi(AuditedApiMixin, APIView):
 
     class Input(serializers.Serializer):
         capacity = serializers.IntegerField(min_value=1, max_value=input_limits.BIG_ID)
+        confirm_unreachable = serializers.BooleanField(
+            default=False,
+            help_text="The location has no active planner, so nobody there hears of the offer in the "
+            "portal; true: you will phone them, send it anyway. Without it such an offer is refused "
+            "with 409 provider_unreachable (and nothing is held).",
+        )
 
     @extend_schema(request=Input, responses={201: OfferOutput, **ERROR_RESPONSES})
     def post(self, request, pk: int):
@@ -274,10 +281,11 @@ class ReferralOfferCreateApi(AuditedApiMixin, APIView):
         serializer = self.Input(data=request.data)
         serializer.is_valid(raise_exception=True)
         capacity = get_object_or_404(
-            Capacity.objects.select_related("location__organisation", "product"),
+            offer_capacities(Capacity.objects.select_related("location__organisation")),
             pk=serializer.validated_data["capacity"],
             location__organisation__region_id=referral.region_id,
         )
+        offer_reachability_check(capacity=capacity, confirmed=serializer.validated_data["confirm_unreachable"])
         offer = services.offer_create(referral=referral, capacity=capacity, by=request.user)
         return Response(OfferOutput(offer).data, status=status.HTTP_201_CREATED)
 

@@ -130,6 +130,8 @@ class StepForm(forms.Form):
 
 class OfferSendForm(forms.Form):
     capacity = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=input_limits.BIG_ID)
+    # Needed only for a location without a planner (referrals.offer_reachability).
+    confirm_unreachable = forms.BooleanField(label=_("I will phone them"), required=False)
 
 
 class OfferAcceptForm(forms.Form):

@@ -3,6 +3,8 @@ Celery to send the e-mails once the transaction has committed."""
 
 from accounts.models import Role, User
 from elvdesk.outbox import outbox_wake_after_commit
+from providers.contact_problems import contact_problem_raise
+from providers.models import ContactProblemKind
 from referrals.models import Notification, Offer, Referral
 
 
@@ -18,6 +20,8 @@ class Kind:
     ESCALATION_UNTRIAGED = "escalation_untriaged"
     ESCALATION_URGENT_UNPLACED = "escalation_urgent_unplaced"
     ESCALATION_DISCHARGE_TOMORROW = "escalation_discharge_tomorrow"
+    # Nobody at the provider heard an offer or a cancelled booking: the desk phones them.
+    PROVIDER_UNREACHABLE = "provider_unreachable"
 
 
 def notify(*, users, referral: Referral, kind: str) -> list[Notification]:
@@ -44,8 +48,26 @@ def _planners(offer: Offer):
     return User.objects.filter(is_active=True, role=Role.PROVIDER_STAFF, organisation_id=offer.location.organisation_id)
 
 
+def _notify_planners_or_desk(offer: Offer, *, kind: str, problem_kind: str) -> None:
+    """The provider's planners; with none, a problem for the desk instead of a message to
+    nobody, and the region's coordinators are told (once per offer and kind)."""
+    planners = list(_planners(offer))
+    if planners:
+        notify(users=planners, referral=offer.referral, kind=kind)
+        return
+    _problem, created = contact_problem_raise(
+        region_id=offer.referral.region_id,
+        location_id=offer.location_id,
+        kind=problem_kind,
+        referral_id=offer.referral_id,
+        offer_id=offer.pk,
+    )
+    if created:
+        notify(users=_desk(offer.referral), referral=offer.referral, kind=Kind.PROVIDER_UNREACHABLE)
+
+
 def notify_offer_received(offer: Offer) -> None:
-    notify(users=_planners(offer), referral=offer.referral, kind=Kind.OFFER_RECEIVED)
+    _notify_planners_or_desk(offer, kind=Kind.OFFER_RECEIVED, problem_kind=ContactProblemKind.OFFER_UNHEARD)
 
 
 def notify_offer_accepted(offer: Offer) -> None:
@@ -54,7 +76,7 @@ def notify_offer_accepted(offer: Offer) -> None:
 
 def notify_booking_cancelled(offer: Offer) -> None:
     """The provider expects a patient who will not come; its bed count has it back already."""
-    notify(users=_planners(offer), referral=offer.referral, kind=Kind.BOOKING_CANCELLED)
+    _notify_planners_or_desk(offer, kind=Kind.BOOKING_CANCELLED, problem_kind=ContactProblemKind.CANCELLATION_UNHEARD)
 
 
 def notify_no_show(offer: Offer) -> None:

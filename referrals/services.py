@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -11,6 +11,7 @@ from accounts.models import User
 from beds import services as beds
 from beds.models import Capacity, ChangeSource
 from elvdesk.errors import Conflict
+from providers.models import Location
 from referrals import notifications
 from referrals.models import (
     LIVE_STATES,
@@ -188,6 +189,20 @@ def _close_booking(offer: Offer, *, state: str, by: User | None) -> None:
     offer.save(update_fields=["state"])
 
 
+def _location_takes_patients(location_id: int) -> bool:
+    """Whether the location is active, read with a shared lock kept until the offer commits: a
+    deactivation in Beheer (providers.services, FOR UPDATE on the location, then a look for open
+    offers) either waits for this offer and sees it, or has committed and is seen here. Shared,
+    so offers to one location never wait for each other (the bed count's lock orders those)."""
+    table = connection.ops.quote_name(Location._meta.db_table)
+    share = " FOR SHARE" if connection.vendor == "postgresql" else ""  # SQLite locks the whole file
+    with connection.cursor() as cursor:
+        # Raw SQL: the ORM has FOR UPDATE only, and that would make offers to one location queue.
+        sql = f"SELECT 1 FROM {table} WHERE id = %s AND is_active = %s{share}"  # nosec B608: model table name
+        cursor.execute(sql, [location_id, True])
+        return cursor.fetchone() is not None
+
+
 @transaction.atomic
 def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
     """Offer the referral to one location: holds one bed until answered or expired."""
@@ -198,6 +213,8 @@ def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
         raise Conflict(_("Outside self-service hours the desk sends the offers."), code="self_service_closed")
     if capacity.product_id != referral.product_id or capacity.location.organisation.region_id != referral.region_id:
         raise ValidationError({"capacity": [_("This location does not offer the requested product in the region.")]})
+    if not _location_takes_patients(capacity.location_id):
+        raise Conflict(_("This location no longer takes patients."), code="location_inactive")
     beds.capacity_hold(capacity_id=capacity.pk, by=by)
     now = timezone.now()
     offer = Offer.objects.create(

@@ -5,7 +5,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -13,10 +12,10 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.decorators import role_required
 from accounts.models import Role
 from audit.trail import audited
-from beds.models import Capacity
 from elvdesk.errors import DomainError
 from elvdesk.htmx import wants_fragment
 from elvdesk.input_guard import form_reports_nul
+from elvdesk.next_url import local_next_url
 from referrals import services
 from referrals.decision import Answers, advise
 from referrals.forms import (
@@ -30,6 +29,7 @@ from referrals.forms import (
     StepForm,
 )
 from referrals.models import OfferState, ReferralDraft, State
+from referrals.offer_reachability import offer_capacities, offer_reachability_check
 from referrals.selectors import (
     escalation_list,
     offer_for_provider,
@@ -55,13 +55,6 @@ def _redirect_after_post(request, url: str):
 
 def _detail_url(referral_id: int) -> str:
     return reverse("referrals:detail", args=[referral_id])
-
-
-def _next_url(request) -> str | None:
-    """The local page a step's form asks to return to (the regional board), if any."""
-    url = request.POST.get("next", "")
-    safe = url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
-    return url if url and safe else None
 
 
 # --- referral form -----------------------------------------------------------------------------
@@ -268,7 +261,7 @@ def _act(request, referral, action, *, form_key: str | None = None, form=None, s
         messages.error(request, error.message)
         return _render_refused(request, referral, form_key, form, status=error.http_status)
     messages.success(request, success)
-    return _redirect_after_post(request, _next_url(request) or _detail_url(referral.pk))
+    return _redirect_after_post(request, local_next_url(request) or _detail_url(referral.pk))
 
 
 def _render_refused(request, referral, form_key, form, status: int = 400):
@@ -316,14 +309,18 @@ def offer_send(request, pk: int):
         messages.error(request, _("Choose a location."))
         return _render_refused(request, referral, None, None)
     capacity = get_object_or_404(
-        Capacity.objects.select_related("location", "product"),
-        pk=form.cleaned_data["capacity"],
-        location__organisation__region_id=referral.region_id,
+        offer_capacities(), pk=form.cleaned_data["capacity"], location__organisation__region_id=referral.region_id
     )
+
+    def send():
+        # Before the service: a refused offer holds no bed.
+        offer_reachability_check(capacity=capacity, confirmed=form.cleaned_data["confirm_unreachable"])
+        services.offer_create(referral=referral, capacity=capacity, by=request.user)
+
     return _act(
         request,
         referral,
-        lambda: services.offer_create(referral=referral, capacity=capacity, by=request.user),
+        send,
         success=_("Offer sent to %(location)s. The bed is held for %(minutes)s minutes.")
         % {"location": capacity.location, "minutes": referral.region.offer_expiry_minutes},
     )

@@ -99,27 +99,31 @@ def _reference_data_survives_every_flush():
     post_migrate.disconnect(dispatch_uid="tests-reference-data")
 
 
-ACCESS_LOG_TRUNCATE_GUARD = ("audit_accesslog", "audit_accesslog_no_truncate")  # audit/migrations/0003
+TRUNCATE_GUARDS = (  # (table, trigger): audit/migrations/0003 and 0005
+    ("audit_accesslog", "audit_accesslog_no_truncate"),
+    ("audit_changerecord", "audit_changerecord_no_truncate"),
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _flush_lifts_the_access_log_truncate_guard():
-    """A transactional test ends with a flush: one TRUNCATE of every table, which the access
-    log's guard trigger refuses on PostgreSQL. The flush runs in one transaction as the tables'
-    owner, so the guard is lifted around that statement only and is back when it commits."""
+def _flush_lifts_the_append_only_truncate_guards():
+    """A transactional test ends with a flush: one TRUNCATE of every table, which the guard
+    triggers of the access log and the change history refuse on PostgreSQL. The flush runs in
+    one transaction as the tables' owner, so the guards are lifted around that statement only
+    and are back when it commits."""
     from django.db.backends.postgresql.operations import DatabaseOperations
 
-    table, trigger = ACCESS_LOG_TRUNCATE_GUARD
     original = DatabaseOperations.sql_flush
 
     def sql_flush(self, style, tables, **kwargs):
         statements = original(self, style, tables, **kwargs)
-        if table not in tables or not statements:
+        guards = [(table, trigger) for table, trigger in TRUNCATE_GUARDS if table in tables]
+        if not guards or not statements:
             return statements
         return [
-            f"ALTER TABLE {table} DISABLE TRIGGER {trigger}",
+            *(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}" for table, trigger in guards),
             *statements,
-            f"ALTER TABLE {table} ENABLE TRIGGER {trigger}",
+            *(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}" for table, trigger in guards),
         ]
 
     DatabaseOperations.sql_flush = sql_flush

@@ -142,3 +142,13 @@ def test_an_error_report_hides_the_patient_post_fields_and_variables(settings):
     assert "DataError" in text
     _assert_no_patient_data(text)
     _assert_no_patient_data(html)
+
+
+@pytest.mark.parametrize(
+    "path", ["/accounts/invitation/eyJpIjoxfQ:1x2y3z:abcDEF-123_xyz/", "/beds/still-correct/eyJyIjo0fQ:1a:Zz9/"]
+)
+def test_the_tokens_of_emailed_links_are_removed_from_log_lines(path):
+    line = f'AXES: Successful login by {{path_info: "{path}"}}'
+    cleaned = scrub(line)
+    assert "eyJ" not in cleaned
+    assert "[removed]/" in cleaned

@@ -211,14 +211,27 @@ def parse_int(name: str, value: str, *, minimum: int = 0, maximum: int | None = 
 REFERENCE = re.compile(r"^(?:.*/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})$")
 
 
+# The largest id a database row can have (a signed 64-bit key). A larger number is no id at all:
+# SQLite cannot even be asked about it ("Python int too large to convert to SQLite INTEGER").
+LARGEST_ID = 2**63 - 1
+
+
+def id_number(value: str) -> int | None:
+    """A bare id `12` → 12; anything else, or a number no row can have, → None."""
+    value = value.strip()
+    if value.isdigit() and int(value) <= LARGEST_ID:
+        return int(value)
+    return None
+
+
 def reference_id(value: str, resource_type: str) -> int | None:
     """`Organization/12`, a full URL ending in it, or a bare `12` → 12; anything else → None."""
     value = value.strip()
     if value.isdigit():
-        return int(value)
+        return id_number(value)
     match = REFERENCE.match(value)
-    if match and match["type"] == resource_type and match["id"].isdigit():
-        return int(match["id"])
+    if match and match["type"] == resource_type:
+        return id_number(match["id"])
     return None
 
 

@@ -35,6 +35,7 @@ from interop.fhir.protocol import (
     FhirView,
     Search,
     filter_date,
+    id_number,
     instant,
     invalid,
     issue,
@@ -61,7 +62,7 @@ MAX_NEAR_KM = 500.0
 
 def _ids(values: list[str]) -> set[int]:
     """`_id` values (comma-separated = OR); ids that cannot exist match nothing."""
-    return {int(v) for value in values for v in value.split(",") if v.strip().isdigit()}
+    return {number for value in values for v in value.split(",") if (number := id_number(v)) is not None}
 
 
 class ResourceView(FhirView):
@@ -363,9 +364,10 @@ class MeasureReportView(FhirView):
         region = request.user.organisation.region
         if pk is not None:
             match = REPORT_ID.match(pk)
-            if match is None or (match["kind"] == "region" and int(match["pk"]) != region.pk):
+            subject_id = id_number(match["pk"]) if match else None
+            if subject_id is None or (match["kind"] == "region" and subject_id != region.pk):
                 raise not_found()
-            location_id = int(match["pk"]) if match["kind"] == "location" else None
+            location_id = subject_id if match["kind"] == "location" else None
             day = _safe(parse_date, match["date"]) if match["date"] else None
             if match["date"] and day is None:
                 raise not_found()

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
@@ -76,3 +77,54 @@ def test_users_without_staff_status_cannot_open_the_admin():
     client.force_login(user_with_role(Role.ADMIN))
 
     assert client.get(reverse("admin:index")).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "user_kwargs",
+    [
+        pytest.param({"role": Role.COORDINATOR, "is_staff": True}, id="staff without superuser status"),
+        pytest.param({"role": Role.ADMIN, "is_staff": True, "username": "beheer"}, id="functional administrator"),
+    ],
+)
+def test_only_superusers_may_open_the_admin(user_kwargs):
+    """The admin is the developers' tool; the region's people work in Beheer (/beheer/)."""
+    role = user_kwargs.pop("role")
+    user = user_with_role(role, **user_kwargs)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="providers"))
+    client = Client(headers={"Accept-Language": "en"})
+    client.force_login(user)
+
+    for url in (reverse("admin:index"), reverse("admin:providers_region_changelist")):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("admin:login"))
+    refusal = client.get(reverse("admin:login"))
+    assert refusal.status_code == 200
+    assert "not authorized to access this page" in refusal.content.decode()
+
+
+def test_an_inactive_superuser_cannot_open_the_admin(django_user_model):
+    superuser = django_user_model.objects.create_superuser("root", "root@example.org", "Root-ELV-2026!")
+    client = Client()
+    client.force_login(superuser)
+    django_user_model.objects.filter(pk=superuser.pk).update(is_active=False)
+
+    assert client.get(reverse("admin:index")).status_code == 302
+
+
+def test_the_admin_says_what_it_is(admin_client_en):
+    html = admin_client_en.get(reverse("admin:index")).content.decode()
+
+    assert "ELV bed desk: technical administration" in html
+    assert "Technical administration (developers only)" in html
+
+
+def test_the_admin_is_dutch_by_default(django_user_model):
+    superuser = django_user_model.objects.create_superuser("root", "root@example.org", "Root-ELV-2026!")
+    client = Client()
+    client.force_login(superuser)
+
+    html = client.get(reverse("admin:providers_region_changelist")).content.decode()
+
+    # Django's own admin texts and our model names, in Dutch.
+    assert "Selecteer regio om te wijzigen" in html

@@ -65,6 +65,19 @@ def test_a_returning_user_must_give_a_code_before_anything(db):
     assert client.get("/beds/mine/").status_code == 200
 
 
+def test_a_next_that_is_no_path_leads_home(db):
+    """redirect() takes a word for a URL name (it answered 500)."""
+    user = user_with_role(Role.PROVIDER_STAFF)
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client = Client()
+    _password_login(client, user)
+
+    response = client.post("/accounts/two-factor/verify/", {"token": _code(device), "next": "home"})
+
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/accounts/two-factor/recovery-codes/?next=0")["Location"] == "/"
+
+
 def test_a_recovery_code_works_exactly_once(db):
     from accounts.twofactor import recovery_codes_renew
 

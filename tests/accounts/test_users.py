@@ -190,3 +190,12 @@ def test_issue_api_token_for_an_unknown_or_inactive_user_fails():
     with pytest.raises(CommandError, match="gone"):
         _issue("gone")
     assert not Token.objects.exists()
+
+
+def test_an_invited_person_logs_in_with_their_e_mail_address_in_any_case(db):
+    # Invited users' log-in names are their e-mail addresses in lower case (accounts/services.py).
+    user = UserFactory(username="petra.smeets@example.org", role=Role.ANALYST)
+    client = english_client()
+    response = client.post("/accounts/login/", {"username": " Petra.Smeets@Example.ORG", "password": TEST_PASSWORD})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)

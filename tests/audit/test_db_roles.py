@@ -1,6 +1,7 @@
-"""The access log cannot be emptied by the application: TRUNCATE is refused like UPDATE and
-DELETE, and the application's own database role (audit/db_roles.py, `manage.py db_app_role`)
-may only INSERT and SELECT on it, not TRUNCATE it nor touch its guard triggers."""
+"""The access log and the Beheer change history cannot be emptied by the application: TRUNCATE
+is refused like UPDATE and DELETE, and the application's own database role (audit/db_roles.py,
+`manage.py db_app_role`) may only INSERT and SELECT on them, not TRUNCATE them nor touch their
+guard triggers."""
 
 import io
 import uuid
@@ -13,7 +14,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
-from audit.models import AccessLog
+from audit.models import AccessLog, ChangeRecord
 
 pytestmark = pytest.mark.postgres
 
@@ -41,10 +42,17 @@ def _log_row() -> None:
                 "patient_id": 1,
                 "referral_id": 1,
                 "outcome": "ok",
+                "subject_user_id": None,
                 "source_address": None,
                 "path": "/referrals/1/",
             }
         ]
+    )
+
+
+def _change_row() -> ChangeRecord:
+    return ChangeRecord.objects.create(
+        by_name="beheer", object_type="region", object_id=1, object_name="Zuid-Limburg", action="update"
     )
 
 
@@ -54,6 +62,14 @@ def test_the_database_refuses_to_truncate_the_log_even_for_its_owner():
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("TRUNCATE audit_accesslog")
     assert AccessLog.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_to_truncate_the_change_history_even_for_its_owner():
+    _change_row()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audit_changerecord")
+    assert ChangeRecord.objects.count() == 1
 
 
 @pytest.fixture
@@ -109,18 +125,45 @@ def test_the_application_role_can_add_and_read_the_log_but_never_change_or_empty
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_application_role_can_add_and_read_the_change_history_but_never_change_or_empty_it(app_role):
+    _change_row()
+    role, password = app_role
+    refused = [
+        "UPDATE audit_changerecord SET by_name = 'x'",
+        "DELETE FROM audit_changerecord",
+        "TRUNCATE audit_changerecord",
+        "ALTER TABLE audit_changerecord DISABLE TRIGGER audit_changerecord_append_only",
+        "ALTER TABLE audit_changerecord DISABLE TRIGGER ALL",
+        "DROP TRIGGER audit_changerecord_no_truncate ON audit_changerecord",
+        "DROP TABLE audit_changerecord",
+    ]
+    with _connect_as(role, password) as app:
+        app.execute(
+            "INSERT INTO audit_changerecord (at, by_name, object_type, object_id, object_name, action, before, after) "
+            "VALUES (now(), 'app', 'region', 1, 'Zuid-Limburg', 'update', '{}', '{}')"
+        )
+        assert app.execute("SELECT count(*) FROM audit_changerecord").fetchone() == (2,)
+        for statement in refused:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(statement)
+    assert ChangeRecord.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
 def test_running_the_command_again_keeps_the_log_read_and_insert_only(app_role):
     role, password = app_role
     with connection.cursor() as cursor:
-        cursor.execute(f'GRANT ALL ON audit_accesslog TO "{role}"')  # a mistake, or a rebuilt table
+        for table in ("audit_accesslog", "audit_changerecord"):
+            cursor.execute(f'GRANT ALL ON {table} TO "{role}"')  # a mistake, or a rebuilt table
     call_command("db_app_role", role=role, password=password, stdout=io.StringIO())
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT privilege_type FROM information_schema.role_table_grants "
-            "WHERE grantee = %s AND table_name = 'audit_accesslog' ORDER BY 1",
-            [role],
-        )
-        assert [row[0] for row in cursor.fetchall()] == ["INSERT", "SELECT"]
+        for table in ("audit_accesslog", "audit_changerecord"):
+            cursor.execute(
+                "SELECT privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = %s AND table_name = %s ORDER BY 1",
+                [role, table],
+            )
+            assert [row[0] for row in cursor.fetchall()] == ["INSERT", "SELECT"], table
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@ lock, version bump, one history row with source "admin"; a count changed since t
 the page is not overwritten."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
@@ -131,3 +132,20 @@ def test_location_and_product_of_a_count_cannot_be_changed_in_the_admin(admin_cl
 
     capacity.refresh_from_db()
     assert (capacity.location_id, capacity.total) == (location_id, 11)
+
+
+def test_staff_with_the_capacity_permission_but_no_superuser_status_cannot_edit_counts():
+    """Only developers (active superusers) use the admin; everyone else changes counts where the
+    history and the checks are: My beds, and Beheer for contracted totals."""
+    capacity = CapacityFactory(total=10, available=3)
+    staff = user_with_role(Role.ADMIN, is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_capacity", "change_capacity"]))
+    client = Client()
+    client.force_login(staff)
+
+    response = client.post(change_url(capacity), posted(capacity, total=12))
+
+    assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login"))
+    capacity.refresh_from_db()
+    assert capacity.total == 10
+    assert not CapacityChange.objects.exists()

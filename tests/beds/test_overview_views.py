@@ -277,6 +277,18 @@ def test_overview_with_htmx_and_a_bad_postcode_returns_the_results_with_the_mess
     assert "Enter a valid Dutch postcode, for example 6411 AB." in html
 
 
+def test_overview_links_each_location_to_its_place_on_the_social_map(make_client, gp, location):
+    CapacityFactory(location=location)
+    social_map = reverse("providers:social_map")
+    link = f'href="{social_map}#location-{location.pk}"'
+
+    page = make_client(gp).get(OVERVIEW).content.decode()
+    results = make_client(gp, htmx=True).get(OVERVIEW, {"postcode": "6411"}).content.decode()
+
+    assert link in page and link in results
+    assert f'id="location-{location.pk}"' in make_client(gp).get(social_map).content.decode()
+
+
 def test_overview_shows_only_the_users_own_region(make_client, gp, location):
     CapacityFactory(location=location)
     elsewhere = RegionFactory(code="midden-limburg", name="Midden-Limburg")

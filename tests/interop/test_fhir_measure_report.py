@@ -129,6 +129,11 @@ def test_reports_of_another_region_are_not_found(world):
     outcome(api.get(f"{FHIR}/MeasureReport/region-{far_region.pk}"), 404, "not-found")
     outcome(api.get(f"{FHIR}/MeasureReport/location-{world.far_location.pk}"), 404, "not-found")
     outcome(api.get(f"{FHIR}/MeasureReport/something-else"), 404, "not-found")
+    outcome(api.get(f"{FHIR}/MeasureReport/location-{10**25}"), 404, "not-found")  # no row can have it
+    assert (
+        fhir_body(api.get(f"{FHIR}/Location", {"_id": str(10**25), "organization": f"Organization/{10**25}"}))["total"]
+        == 0
+    )
     assert fhir_body(api.get(f"{FHIR}/MeasureReport", {"subject": f"Location/{world.far_location.pk}"}))["total"] == 0
 
 

@@ -592,9 +592,10 @@ def test_offer_and_acceptance_cost_a_fixed_number_of_queries(desk, searching, dj
     coordinator, planner = token_api(desk.coordinator), token_api(desk.planner)
 
     # Token with user and organisation, referral, bed count; in the transaction: referral and bed
-    # count locked, count, history, offer, event, referral state, planners, their notification;
-    # then the access log. (In tests the transaction's BEGIN and COMMIT are a savepoint's.)
-    with django_assert_num_queries(15):
+    # location still active (shared lock), count locked, count, history, offer, event, referral
+    # state, planners, their notification; then the access log. (In tests the transaction's BEGIN
+    # and COMMIT are a savepoint's.)
+    with django_assert_num_queries(16):
         sent = coordinator.post(referral_url(searching.pk, "offers"), {"capacity": desk.capacity.pk}, format="json")
     assert sent.status_code == 201, sent.content
 
@@ -616,9 +617,10 @@ def test_an_offer_refused_for_want_of_a_bed_costs_a_fixed_number_of_queries(desk
     desk.capacity.save()
     coordinator = token_api(desk.coordinator)
 
-    # Token, referral, bed count; referral and bed count locked, rolled back; the access log.
-    # (In tests the rollback is a savepoint's: two statements where production sends one.)
-    with django_assert_num_queries(9):
+    # Token, referral, bed count; referral locked, location still active, bed count locked, rolled
+    # back; the access log. (In tests the rollback is a savepoint's: two statements where
+    # production sends one.)
+    with django_assert_num_queries(10):
         response = coordinator.post(referral_url(searching.pk, "offers"), {"capacity": desk.capacity.pk}, format="json")
 
     assert_error(response, 409, "no_free_bed")

@@ -1,5 +1,6 @@
 """Races on PostgreSQL, in real threads with real commits: twenty desk workers for the last bed,
-two planners accepting one offer, a cancel against an accept, two identical submits.
+two planners accepting one offer, a cancel against an accept, two identical submits, an offer
+against the deactivation of its location in Beheer.
 
 The positive tests prove the row locks keep the counts right; each negative control takes a
 guard away and shows the same race does go wrong, so the tests can fail.
@@ -14,11 +15,15 @@ from django.test import Client
 from django.urls import reverse
 from stdnum.nl import bsn as nl_bsn
 
+from accounts.models import Role
 from beds import services as bed_services
 from beds.models import Capacity, CapacityChange
 from elvdesk.errors import Conflict
+from providers import services as provider_services
+from providers.models import Location
 from referrals import services
 from referrals.models import Offer, OfferState, Referral, State
+from tests.factories import user_with_role
 from tests.referrals.conftest import form_post, referral_input
 
 RACERS = 20
@@ -360,3 +365,71 @@ def test_two_identical_submits_at_once_both_land_on_the_one_referral(desk, monke
     for response in responses.values():
         assert response.status_code == 302, response.content.decode()[:2000]
         assert response.url == reverse("referrals:detail", args=[created.pk])
+
+
+def _offer_pausing_after_the_location_check(desk, referral, monkeypatch, *, pause):
+    """An offer whose transaction stops right after it checked that the location is active,
+    until `pause()` returns."""
+    hold = services.beds.capacity_hold
+
+    def pausing_hold(**kwargs):
+        pause()
+        return hold(**kwargs)
+
+    monkeypatch.setattr(services.beds, "capacity_hold", pausing_hold)
+    return lambda: services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator)
+
+
+def _deactivate(desk, admin):
+    return lambda: provider_services.location_deactivate(location=desk.location, by=admin)
+
+
+def test_a_deactivation_that_waited_for_an_offer_sees_it_and_is_refused(desk, monkeypatch):
+    admin = user_with_role(Role.ADMIN, region=desk.region)
+    referral = _searching_referrals(desk, 1)[0]
+    offer_checked = threading.Event()
+
+    def pause():
+        offer_checked.set()
+        _wait_for_a_lock_waiter()  # the deactivation waits for the offer's shared lock
+
+    def deactivate_once_the_offer_checked():
+        assert offer_checked.wait(timeout=20)
+        _deactivate(desk, admin)()
+
+    offer = _offer_pausing_after_the_location_check(desk, referral, monkeypatch, pause=pause)
+    outcomes = _run_together({"offer": offer, "deactivate": deactivate_once_the_offer_checked})
+
+    assert outcomes["offer"] == "ok"
+    assert outcomes["deactivate"].startswith("error: ValidationError"), outcomes
+    assert Location.objects.get(pk=desk.location.pk).is_active
+    assert Offer.objects.filter(location=desk.location, state=OfferState.OPEN).count() == 1
+
+
+def test_negative_control_without_the_shared_lock_a_location_is_deactivated_under_an_open_offer(desk, monkeypatch):
+    """The location check without its lock: the same interleaving deactivates the location while
+    an offer to it goes out, so the positive test above is not passing by luck."""
+    admin = user_with_role(Role.ADMIN, region=desk.region)
+    referral = _searching_referrals(desk, 1)[0]
+    monkeypatch.setattr(
+        services,
+        "_location_takes_patients",
+        lambda location_id: Location.objects.filter(pk=location_id, is_active=True).exists(),
+    )
+    offer_checked, deactivated = threading.Event(), threading.Event()
+
+    def pause():
+        offer_checked.set()
+        assert deactivated.wait(timeout=20)
+
+    def deactivate_once_the_offer_checked():
+        assert offer_checked.wait(timeout=20)
+        _deactivate(desk, admin)()
+        deactivated.set()
+
+    offer = _offer_pausing_after_the_location_check(desk, referral, monkeypatch, pause=pause)
+    outcomes = _run_together({"offer": offer, "deactivate": deactivate_once_the_offer_checked})
+
+    assert outcomes == {"offer": "ok", "deactivate": "ok"}
+    assert not Location.objects.get(pk=desk.location.pk).is_active
+    assert Offer.objects.filter(location=desk.location, state=OfferState.OPEN).count() == 1

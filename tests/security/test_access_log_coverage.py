@@ -55,6 +55,10 @@ NO_PATIENT_DATA = {
     "fhir:healthcareservice",
     "fhir:measurereport-search",
     "fhir:measurereport",
+    # Beheer and the social map: organisations, locations, accounts and settings, no patients
+    "invitation_accept",
+    "providers:social_map",
+    *(name for name, _ in EXPECTED if name.startswith("beheer:")),
 }
 
 

@@ -19,13 +19,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from accounts.models import Role
+from accounts import services as accounts_services
+from accounts.invitations import invitation_token
+from accounts.models import Invitation, Role
 from beds.models import StaleCountReminder
 from beds.overviews import overview_snapshot_create
 from beds.reminders import stale_reminder_token
-from providers.models import Product
+from providers.models import ContactProblem, ContactProblemKind, Product
 from referrals import services
-from tests.factories import CapacityFactory, LocationFactory, RegionFactory, user_with_role
+from tests.factories import CapacityFactory, LocationFactory, ProviderFactory, RegionFactory, user_with_role
 from tests.referrals.conftest import OTHER_BSN, VALID_BSN, referral_input
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +58,7 @@ class Route:
     channel: str = "page"  # page, api, public (no login needed), login (any signed-in user)
     global_roles: frozenset = frozenset()  # roles that see every organisation's objects
     kwarg: str = "pk"  # the URL argument the object goes into
+    more: tuple = ()  # further (URL argument, object kind) pairs
 
 
 EXPECTED: dict[tuple[str, str], Route] = {
@@ -147,7 +150,54 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("fhir:task", "GET"): Route("GET", SEES_REFERRALS, obj="referral", channel="api"),
 }
 
-# Django's admin has its own gate (is_staff) and is tested in tests/accounts/test_admin.py.
+# Beheer (administration/access.py): readers see, the administrator changes; objects of another
+# region are 404. The objects are a provider, location and user made for Beheer only (see _world),
+# so deactivating them does not lock out the users the table walks with.
+BEHEER_READERS = {DESK, ADMIN}
+BEHEER_WRITERS = {ADMIN}
+EXPECTED |= {
+    ("beheer:index", "GET"): Route("GET", BEHEER_READERS),
+    ("beheer:organisations", "GET"): Route("GET", BEHEER_READERS),
+    ("beheer:organisation_create", "GET"): Route("GET", BEHEER_WRITERS),
+    ("beheer:organisation_create", "POST"): Route("POST", BEHEER_WRITERS),
+    ("beheer:organisation", "GET"): Route("GET", BEHEER_READERS, obj="beheer_organisation"),
+    ("beheer:organisation", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_organisation"),
+    ("beheer:organisation_deactivate", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_organisation"),
+    ("beheer:organisation_reactivate", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_organisation"),
+    ("beheer:location_create", "GET"): Route("GET", BEHEER_WRITERS, obj="beheer_organisation"),
+    ("beheer:location_create", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_organisation"),
+    ("beheer:location", "GET"): Route("GET", BEHEER_READERS, obj="beheer_location"),
+    ("beheer:location", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_location"),
+    ("beheer:location_deactivate", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_location"),
+    ("beheer:location_reactivate", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_location"),
+    ("beheer:location_contract", "POST"): Route(
+        "POST", BEHEER_WRITERS, obj="beheer_location", more=(("product_pk", "product"),)
+    ),
+    ("beheer:users", "GET"): Route("GET", BEHEER_READERS),
+    ("beheer:user_invite", "GET"): Route("GET", BEHEER_WRITERS),
+    ("beheer:user_invite", "POST"): Route("POST", BEHEER_WRITERS),
+    ("beheer:user_detail", "GET"): Route("GET", BEHEER_READERS, obj="beheer_user"),
+    ("beheer:user_detail", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_user"),
+    ("beheer:user_deactivate", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_user"),
+    ("beheer:user_reactivate", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_user"),
+    ("beheer:user_invitation_resend", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_user"),
+    ("beheer:user_second_factor_reset", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_user"),
+    ("beheer:user_lockout_lift", "POST"): Route("POST", BEHEER_WRITERS, obj="beheer_user"),
+    ("beheer:region", "GET"): Route("GET", BEHEER_READERS),
+    ("beheer:region", "POST"): Route("POST", BEHEER_WRITERS),
+    ("beheer:history", "GET"): Route("GET", BEHEER_READERS),
+    ("beheer:history_export", "GET"): Route("GET", BEHEER_READERS),
+    # "Handled" on a problem the desk must see (providers/contact_problems.py): the desk's too
+    ("beheer:contact_problem_resolve", "POST"): Route("POST", BEHEER_READERS, obj="contact_problem"),
+    # the invitation link: its signed token is the authorisation (accounts/invitations.py)
+    ("invitation_accept", "GET"): Route("GET", channel="public", obj="invitation_token", kwarg="token"),
+    ("invitation_accept", "POST"): Route("POST", channel="public", obj="invitation_token", kwarg="token"),
+    # the social map: no patient data, for everyone who finds or offers beds
+    ("providers:social_map", "GET"): Route("GET", {GP, NURSE, PROVIDER, DESK, ADMIN}),
+}
+
+# Django's admin has its own gate (active superusers, elvdesk/admin_site.py), tested in
+# tests/accounts/test_admin.py.
 SKIPPED_PREFIXES = ("admin/",)
 
 
@@ -217,6 +267,21 @@ def _world() -> World:
         location=location, user=planner, nonce="matrix", expires_at=timezone.now() + timedelta(hours=1)
     )
     booked, _ = referral_by(users[(NURSE, "own")], OTHER_BSN, offer=True, accept=True)
+    beheer_organisation = ProviderFactory(region=region)
+    beheer_location = LocationFactory(organisation=beheer_organisation)
+    beheer_user = user_with_role(GP, region=region)
+    contact_problem = ContactProblem.objects.create(
+        region=region, location=beheer_location, kind=ContactProblemKind.REMINDER_UNHEARD
+    )
+    invited = accounts_services.user_invite(
+        by=users[(ADMIN, "own")],
+        email="invited@example.org",
+        first_name="Ina",
+        last_name="Vited",
+        role=PROVIDER,
+        organisation=beheer_organisation,
+        language="nl",
+    )
     return World(
         users=users,
         objects={
@@ -231,6 +296,12 @@ def _world() -> World:
             "organisation": planner.organisation_id,
             "region_report": f"region-{region.pk}",
             "code_system": "bed-capacity",
+            "beheer_organisation": beheer_organisation.pk,
+            "beheer_location": beheer_location.pk,
+            "beheer_user": beheer_user.pk,
+            "invitation_token": invitation_token(Invitation.objects.get(user=invited)),
+            "product": hoog.pk,
+            "contact_problem": contact_problem.pk,
         },
     )
 
@@ -242,8 +313,10 @@ def _object_for(world: World, obj: str, role: str) -> int:
     return world.objects[obj]
 
 
-def _call(client, route: Route, name: str, pk, *, htmx: bool, token: str | None):
-    url = reverse(name, kwargs={route.kwarg: pk}) if pk is not None else reverse(name)
+def _call(client, route: Route, name: str, pk, *, htmx: bool, token: str | None, world_objects=None):
+    kwargs = {route.kwarg: pk} if pk is not None else {}
+    kwargs.update({kwarg: (world_objects or {})[kind] for kwarg, kind in route.more})
+    url = reverse(name, kwargs=kwargs)
     headers = {"HTTP_ACCEPT_LANGUAGE": "en"}
     if htmx:
         headers["HTTP_HX_REQUEST"] = "true"
@@ -283,7 +356,7 @@ def test_route_answers_each_role_as_the_table_says(name, method, client):
         pk = _object_for(world, route.obj, GP) if route.obj else None
         # anonymous
         client.logout()
-        response = _call(client, route, name, pk, htmx=htmx, token=None)
+        response = _call(client, route, name, pk, htmx=htmx, token=None, world_objects=world.objects)
         if route.channel == "public":
             check(f"{variant} anonymous", response, lambda s: s < 400 or s == 400)
             continue
@@ -301,7 +374,7 @@ def test_route_answers_each_role_as_the_table_says(name, method, client):
                 else:
                     token = None
                     client.force_login(user)
-                response = _call(client, route, name, pk, htmx=htmx, token=token)
+                response = _call(client, route, name, pk, htmx=htmx, token=token, world_objects=world.objects)
                 label = f"{variant} {role} ({side})"
                 if role not in route.roles:
                     check(label, response, lambda s: s == 403)

@@ -26,7 +26,12 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from rest_framework.authtoken.models import Token
 
-from accounts.models import Role
+from accounts.forms import InvitationAcceptForm
+from accounts.models import Role, User
+from administration.location_forms import ContractForm, LocationForm
+from administration.organisation_forms import OrganisationForm
+from administration.region_forms import RegionSettingsForm
+from administration.user_forms import UserForm
 from audit.forms import PatientSearchForm
 from audit.models import AccessLog
 from beds.forms import CapacityForm, OverviewFilterForm, OverviewSubscriptionForm
@@ -34,6 +39,7 @@ from beds.models import Capacity
 from elvdesk.input_limits import MEDICAL_REASON
 from interop.fhir.intake import parse_referral_bundle
 from interop.fhir.protocol import FhirError
+from providers.models import Location, Organisation, Region
 from referrals.forms import (
     AdmitForm,
     DischargeForm,
@@ -84,6 +90,73 @@ def _capacity_prefix(world) -> str:
     return f"c{world.objects['capacity']}-"
 
 
+def _organisation_form(world) -> dict:
+    """The beheer organisation as its page shows it."""
+    organisation = Organisation.objects.get(pk=world.objects["beheer_organisation"])
+    return {name: getattr(organisation, name) or "" for name in OrganisationForm.base_fields}
+
+
+def _new_organisation_form(world) -> dict:
+    return {**_organisation_form(world), "name": "Zorggroep Nieuw", "agb_code": "73999999", "ura": "12345678"}
+
+
+def _location_form(world) -> dict:
+    """The beheer location as its page shows it."""
+    location = Location.objects.get(pk=world.objects["beheer_location"])
+    post = {
+        name: getattr(location, name) or ""
+        for name in LocationForm.base_fields
+        if name not in ("admission_24_7", "specialist_24_7", "features", "contracted_insurers")
+    }
+    for name in ("admission_24_7", "specialist_24_7"):
+        if getattr(location, name):
+            post[name] = "on"
+    post["features"] = list(location.features.values_list("pk", flat=True))
+    post["contracted_insurers"] = list(location.contracted_insurers.values_list("pk", flat=True))
+    return post
+
+
+def _contract_prefix(world) -> str:
+    return f"p{world.objects['product']}-"
+
+
+def _contract_form(world) -> dict:
+    # The beheer location does not offer the product yet: version 0.
+    return {f"{_contract_prefix(world)}total": 8, f"{_contract_prefix(world)}version": 0}
+
+
+def _user_form(world) -> dict:
+    """The beheer user as its page shows it."""
+    user = User.objects.get(pk=world.objects["beheer_user"])
+    return {name: getattr(user, name) for name in ("first_name", "last_name", "email", "role", "language")} | {
+        "organisation": user.organisation_id
+    }
+
+
+def _invite_form(world) -> dict:
+    return {**_user_form(world), "email": "nieuw@example.org", "first_name": "Nina", "last_name": "Nieuw"}
+
+
+def _region_form(world) -> dict:
+    """The region's settings as their page shows them."""
+    region = Region.objects.get(organisations__pk=world.objects["beheer_organisation"])
+    post = {
+        name: getattr(region, name)
+        for name in RegionSettingsForm.base_fields
+        if name not in ("products", "neighbours", "share_capacity_with_neighbours")
+    }
+    post["office_hours_start"] = f"{region.office_hours_start:%H:%M}"
+    post["office_hours_end"] = f"{region.office_hours_end:%H:%M}"
+    post["products"] = list(region.products.values_list("pk", flat=True))
+    post["neighbours"] = list(region.neighbours.values_list("pk", flat=True))
+    if region.share_capacity_with_neighbours:
+        post["share_capacity_with_neighbours"] = "on"
+    return post
+
+
+NEW_PASSWORD = "Vijf-kleine-zeehondjes-2031"
+
+
 # route -> (form class, or None for a button or a view without a form; a valid post; the form's
 # prefix). A valid post with one field spoiled shows that the spoiled field, and nothing else, is
 # refused.
@@ -104,6 +177,29 @@ PAGE_FORMS = {
     "audit:patient_accesses_export": (PatientSearchForm, lambda world: {"bsn": FRESH_BSN}),
     "set_language": (None, lambda world: {"language": "en", "next": "/"}),
     "logout": (None, lambda world: {}),
+    # Beheer
+    "beheer:organisation_create": (OrganisationForm, _new_organisation_form),
+    "beheer:organisation": (OrganisationForm, _organisation_form),
+    "beheer:organisation_deactivate": (None, lambda world: {}),
+    "beheer:organisation_reactivate": (None, lambda world: {}),
+    "beheer:location_create": (LocationForm, lambda world: {**_location_form(world), "name": "Locatie Nieuw"}),
+    "beheer:location": (LocationForm, _location_form),
+    "beheer:location_deactivate": (None, lambda world: {}),
+    "beheer:location_reactivate": (None, lambda world: {}),
+    "beheer:location_contract": (ContractForm, _contract_form, _contract_prefix),
+    "beheer:user_invite": (UserForm, _invite_form),
+    "beheer:user_detail": (UserForm, _user_form),
+    "beheer:user_deactivate": (None, lambda world: {}),
+    "beheer:user_reactivate": (None, lambda world: {}),
+    "beheer:user_invitation_resend": (None, lambda world: {}),
+    "beheer:user_second_factor_reset": (None, lambda world: {}),
+    "beheer:user_lockout_lift": (None, lambda world: {}),
+    "beheer:region": (RegionSettingsForm, _region_form),
+    "beheer:contact_problem_resolve": (None, lambda world: {"next": "/beheer/"}),
+    "invitation_accept": (
+        InvitationAcceptForm,
+        lambda world: {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    ),
 }
 # Query parameters of the pages: the overview's filters (the `insurer` case of the report); the
 # NUL check does not depend on the name, so one more stands for every other page.
@@ -117,7 +213,7 @@ def _form_fields(form_class, prefix: str) -> dict[str, object]:
         kind = "other"
         if type(field) is forms.IntegerField:
             kind = Maximum(field.max_value)
-        elif type(field) is forms.CharField:
+        elif isinstance(field, forms.CharField):  # also an e-mail address
             kind = "text"
         fields[prefix + name] = kind
     return fields
@@ -322,7 +418,9 @@ class Caller:
         pk = _object_for(world, self.route.obj, role or Role.GP) if self.route.obj else None
         from django.urls import reverse
 
-        self.url = reverse(name, kwargs={self.route.kwarg: pk}) if pk is not None else reverse(name)
+        kwargs = {self.route.kwarg: pk} if pk is not None else {}
+        kwargs.update({kwarg: world.objects[kind] for kwarg, kind in self.route.more})
+        self.url = reverse(name, kwargs=kwargs)
         self.headers = {"HTTP_ACCEPT_LANGUAGE": "nl"}
         client.raise_request_exception = False  # a 500 is a finding, not the end of the test
         if role is not None:
@@ -400,6 +498,23 @@ def test_every_page_write_route_has_its_form_here():
     assert pages == set(PAGE_FORMS), "add the form of each page route that accepts a POST to PAGE_FORMS"
 
 
+BEHEER_FORM_ROUTES = sorted(
+    name for name, (form_class, *_) in PAGE_FORMS.items() if form_class and name.startswith(("beheer:", "invitation"))
+)
+
+
+@pytest.mark.parametrize("name", BEHEER_FORM_ROUTES)
+def test_the_valid_post_of_a_beheer_form_is_accepted(client, name):
+    """Each spoiled post differs from an accepted one in that field alone: a refusal is the field's."""
+    world = _world()
+    caller = Caller(client, world, name, "POST")
+    form_class, base_for, *_ = PAGE_FORMS[name]
+
+    response = caller.send("valid", body=urlencode(base_for(world), doseq=True), content_type=FORM, strict=False)
+
+    assert response.status_code == 302, response.content[:300]
+
+
 @pytest.mark.parametrize(("name", "method"), WRITE_ROUTES, ids=lambda value: str(value))
 def test_a_write_endpoint_refuses_hostile_input_and_stores_nothing(client, name, method):
     world = _world()
@@ -415,12 +530,16 @@ def test_a_write_endpoint_refuses_hostile_input_and_stores_nothing(client, name,
         reports_nul = name == "referrals:new"  # the form shows it (elvdesk/input_guard.form_reports_nul)
         for field, kind in fields.items():
             check = _typed_input_kept(field) if reports_nul else None
-            caller.send(f"NUL in {field}", body=urlencode({**base, field: NUL_TEXT}), content_type=FORM, check=check)
+            caller.send(
+                f"NUL in {field}", body=urlencode({**base, field: NUL_TEXT}, doseq=True), content_type=FORM, check=check
+            )
             if isinstance(kind, Maximum):
                 for number in too_large(kind):
-                    caller.send(f"{number} in {field}", body=urlencode({**base, field: number}), content_type=FORM)
+                    caller.send(
+                        f"{number} in {field}", body=urlencode({**base, field: number}, doseq=True), content_type=FORM
+                    )
             if kind == "text":
-                body = urlencode({**base, field: OVERLONG})
+                body = urlencode({**base, field: OVERLONG}, doseq=True)
                 caller.send(f"{len(OVERLONG)} characters in {field}", body=body, content_type=FORM)
         caller.send("3 MB body", body=b"a=" + b"x" * BIG_BODY, content_type=FORM)
     else:

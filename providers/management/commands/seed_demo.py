@@ -7,7 +7,10 @@ from providers.demo import DEMO_PASSWORD, seed_demo_region
 
 
 class Command(BaseCommand):
-    help = "Create the South-Limburg-like demo region with one user per role. Safe to run twice."
+    help = (
+        "Create the South-Limburg-like demo region with one user per role and a planner for every provider."
+        " Safe to run twice."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Seed even though DEBUG is off.")
@@ -21,5 +24,5 @@ class Command(BaseCommand):
         for user in result["users"]:
             device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
             secret = totp_secret_base32(device) if device else "(no second factor: no patient data)"
-            self.stdout.write(f"  {user.username:<12} {user.role:<15} {secret}  {user.organisation}")
+            self.stdout.write(f"  {user.username:<19} {user.role:<15} {secret}  {user.organisation}")
         self.stdout.write("Current codes: python manage.py demo_totp USERNAME")
