@@ -1,6 +1,6 @@
 """The people of a region, managed by its functional administrator (Beheer, docs/architecture.md §2.11).
 
-Every change runs in one transaction with its history row (audit.changes.change_record) and its
+Every change runs in one transaction with its history row (audit.changes.change_record_of) and its
 NEN 7513 access-log row (account_change_log). What the administrator can do to an account:
 invite, change, deactivate and reactivate, reset the second factor, lift a lock-out; never see or
 set a password, TOTP secret or recovery code. Technical accounts (staff, superusers) are not
@@ -24,7 +24,7 @@ from rest_framework.authtoken.models import Token
 from accounts import invitations
 from accounts.models import Invitation, Role, User
 from accounts.tasks import send_invitation_email
-from audit.changes import account_change_log, change_record, snapshot
+from audit.changes import account_change_log, change_record_of, snapshot
 from audit.models import Action
 from elvdesk.errors import DomainError, PermissionDenied
 from elvdesk.outbox import outbox_wake_after_commit
@@ -58,12 +58,10 @@ class UserChangeRefused(DomainError):
 
 def _audit(*, by: User, subject: User, action: str, source_address, path: str, **change) -> None:
     """The history row and the NEN 7513 row of one change to `subject`'s account."""
-    record = change_record(
+    record = change_record_of(
+        subject,
         by=by,
         region_id=subject.organisation.region_id if subject.organisation_id else None,
-        object_type="user",
-        object_id=subject.pk,
-        object_name=str(subject),
         action=action,
         **change,
     )

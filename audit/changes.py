@@ -1,7 +1,7 @@
 """The change history of the functional administration (docs/architecture.md §2.11).
 
 Every Beheer service that changes an organisation, location, bed contract, user or region
-setting calls `change_record` inside its own transaction, with the fields before and after.
+setting calls `change_record_of` (or `change_record`) inside its own transaction, with the fields before and after.
 Changes to people's accounts and roles also go into the NEN 7513 access log
 (`account_change_log`), which is where an auditor looks for "who was given access when".
 """
@@ -76,6 +76,29 @@ def change_record(
         object_type=object_type,
         object_id=object_id,
         object_name=str(object_name)[:200],
+        action=action,
+        before=before,
+        after=after,
+    )
+
+
+def change_record_of(
+    subject: models.Model,
+    *,
+    by,
+    region_id: int | None,
+    action: str,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> ChangeRecord | None:
+    """`change_record` for a model instance: its kind (the model's name: organisation, location,
+    region, user), id and name (its `name` field, else how it prints) come from the instance."""
+    return change_record(
+        by=by,
+        region_id=region_id,
+        object_type=subject._meta.model_name,
+        object_id=subject.pk,
+        object_name=getattr(subject, "name", None) or str(subject),
         action=action,
         before=before,
         after=after,

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import User
-from audit.changes import change_record
+from audit.changes import change_record_of
 from beds.models import COUNT_FIELDS, Capacity, CapacityChange, ChangeSource
 from elvdesk.errors import Conflict
 from providers.models import Location, Product, Region
@@ -126,12 +126,10 @@ def capacity_contract_set(
             source=ChangeSource.ADMIN,
             confirm=False,
         )
-    change_record(
+    change_record_of(
+        location,
         by=by,
         region_id=region_id,
-        object_type="location",
-        object_id=location.pk,
-        object_name=location.name,
         action="contract",
         before={product.name: old_total},
         after={product.name: total},

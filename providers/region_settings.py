@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from audit.changes import change_record, snapshot
+from audit.changes import change_record_of, snapshot
 from providers.models import Region
 from providers.phones import normalise_dutch_phone
 
@@ -145,24 +145,20 @@ def region_settings_update(*, region: Region, by, data: dict) -> Region:
         if "neighbours" in cleaned:
             region.neighbours.set(cleaned["neighbours"])
 
-        change_record(
+        change_record_of(
+            region,
             by=by,
             region_id=region.pk,
-            object_type="region",
-            object_id=region.pk,
-            object_name=region.name,
             action="update",
             before=before,
             after=snapshot(region, HISTORY_FIELDS),
         )
         others_after = _neighbours_of(others)
         for other in Region.objects.filter(pk__in=others):
-            change_record(
+            change_record_of(
+                other,
                 by=by,
                 region_id=other.pk,
-                object_type="region",
-                object_id=other.pk,
-                object_name=other.name,
                 action="update",
                 before={"neighbours": others_before[other.pk]},
                 after={"neighbours": others_after[other.pk]},

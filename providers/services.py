@@ -1,6 +1,6 @@
 """Changes to organisations and their locations, made in Beheer by the region's administrator.
 
-Every change runs in one transaction with its history row (audit.changes.change_record). An
+Every change runs in one transaction with its history row (audit.changes.change_record_of). An
 active location needs an active organisation: deactivating an organisation deactivates its
 active locations in the same transaction, so it is gone from search, matching, the overviews,
 the board and the reminders (which all look at `location.is_active`), and its users can no
@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import User
-from audit.changes import change_record, snapshot
+from audit.changes import change_record_of, snapshot
 from providers.models import Location, Organisation, OrganisationKind, TreatingPhysician
 from providers.phones import normalise_dutch_phone
 from providers.postcodes import normalise_postcode, postcode_area
@@ -162,12 +162,10 @@ def organisation_create(*, by: User, data: dict) -> Organisation:
         raise ValidationError({"kind": [_("Choose a care provider, GP practice, hospital or insurer.")]})
     values = _organisation_values({"agb_code": None, **data}, kind=kind, exclude_pk=None)
     organisation = Organisation.objects.create(region_id=by.organisation.region_id, **values)
-    change_record(
+    change_record_of(
+        organisation,
         by=by,
         region_id=organisation.region_id,
-        object_type="organisation",
-        object_id=organisation.pk,
-        object_name=organisation.name,
         action="create",
         after=snapshot(organisation, [*ORGANISATION_FIELDS, "is_active"]),
     )
@@ -190,12 +188,10 @@ def organisation_update(*, organisation: Organisation, by: User, data: dict) -> 
     for name, value in values.items():
         setattr(organisation, name, value)
     organisation.save(update_fields=list(values))
-    change_record(
+    change_record_of(
+        organisation,
         by=by,
         region_id=organisation.region_id,
-        object_type="organisation",
-        object_id=organisation.pk,
-        object_name=organisation.name,
         action="update",
         before=before,
         after=snapshot(organisation, ORGANISATION_FIELDS),
@@ -237,12 +233,10 @@ def organisation_reactivate(*, organisation: Organisation, by: User) -> Organisa
 def _set_organisation_active(organisation: Organisation, *, by: User, active: bool) -> None:
     organisation.is_active = active
     organisation.save(update_fields=["is_active"])
-    change_record(
+    change_record_of(
+        organisation,
         by=by,
         region_id=organisation.region_id,
-        object_type="organisation",
-        object_id=organisation.pk,
-        object_name=organisation.name,
         action="activate" if active else "deactivate",
         before={"is_active": not active},
         after={"is_active": active},
@@ -334,12 +328,10 @@ def location_create(*, organisation: Organisation, by: User, data: dict) -> Loca
     )
     location = Location(organisation=organisation)
     _apply(location, values)
-    change_record(
+    change_record_of(
+        location,
         by=by,
         region_id=organisation.region_id,
-        object_type="location",
-        object_id=location.pk,
-        object_name=location.name,
         action="create",
         after={**_location_snapshot(location), "is_active": True},
     )
@@ -352,12 +344,10 @@ def location_update(*, location: Location, by: User, data: dict) -> Location:
     values = _location_values(data, current=location)
     before = _location_snapshot(location)
     _apply(location, values)
-    change_record(
+    change_record_of(
+        location,
         by=by,
         region_id=location.organisation.region_id,
-        object_type="location",
-        object_id=location.pk,
-        object_name=location.name,
         action="update",
         before=before,
         after=_location_snapshot(location),
@@ -396,12 +386,10 @@ def location_reactivate(*, location: Location, by: User) -> Location:
 def _set_location_active(location: Location, *, by: User, region_id: int, active: bool) -> None:
     location.is_active = active
     location.save(update_fields=["is_active"])
-    change_record(
+    change_record_of(
+        location,
         by=by,
         region_id=region_id,
-        object_type="location",
-        object_id=location.pk,
-        object_name=location.name,
         action="activate" if active else "deactivate",
         before={"is_active": not active},
         after={"is_active": active},

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from providers.models import Region
+from tests.clients import client_for
 from tests.factories import CapacityFactory, LocationFactory, RegionFactory, user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -21,12 +22,6 @@ BAR = '<p class="desk-phone-bar"><a href="tel:+31455776677">Regional desk: 045 5
 @pytest.fixture
 def region():
     return RegionFactory(desk_phone="045 577 6677")
-
-
-def client_for(user) -> Client:
-    client = Client(headers={"Accept-Language": "en"})
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize(

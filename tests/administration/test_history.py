@@ -8,12 +8,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
 from audit.changes import change_record
 from audit.models import ChangeRecord
+from tests.clients import client_for
 from tests.factories import RegionFactory, user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -36,12 +36,6 @@ def admin(region):
 @pytest.fixture
 def coordinator(region):
     return user_with_role(Role.COORDINATOR, region=region, username="coordinator")
-
-
-def client_for(user) -> Client:
-    client = Client(headers={"Accept-Language": "en"})
-    client.force_login(user)
-    return client
 
 
 def record(region, by, *, object_type="organisation", object_id=1, action="update", at=None, **values):

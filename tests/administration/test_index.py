@@ -11,6 +11,7 @@ from django.urls import reverse
 from accounts.models import Role
 from providers.contact_problems import contact_problem_raise
 from providers.models import ContactProblem, ContactProblemKind
+from tests.clients import client_for
 from tests.factories import (
     GpPracticeFactory,
     HospitalFactory,
@@ -53,12 +54,6 @@ def problem(region, unheard):
         region_id=region.pk, location_id=unheard.pk, kind=ContactProblemKind.REMINDER_UNHEARD
     )
     return problem
-
-
-def client_for(user) -> Client:
-    client = Client(headers={"Accept-Language": "en"})
-    client.force_login(user)
-    return client
 
 
 def resolve_url(problem) -> str:

@@ -3,7 +3,6 @@ product, history), deactivating and reactivating. Administrators change, coordin
 others are refused; another region's location does not exist."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
@@ -12,6 +11,7 @@ from beds.models import Capacity, CapacityChange, ChangeSource
 from beds.services import capacity_update
 from providers import services
 from providers.models import Feature, Location, Product
+from tests.clients import client_for
 from tests.factories import (
     CapacityFactory,
     DeskFactory,
@@ -64,13 +64,6 @@ def location(provider):
 @pytest.fixture
 def foreign_location(db):
     return LocationFactory(organisation=ProviderFactory(region=RegionFactory(code="midden")), name="Roermond")
-
-
-def client_for(user=None, language: str = "en") -> Client:
-    client = Client(headers={"Accept-Language": language})
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def page(location) -> str:

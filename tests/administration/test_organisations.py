@@ -3,12 +3,12 @@ deactivating and reactivating. Administrators change, coordinators read, others 
 another region's organisation does not exist."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
 from audit.models import ChangeRecord
 from providers.models import Location, Organisation, OrganisationKind
+from tests.clients import client_for
 from tests.factories import (
     DeskFactory,
     GpPracticeFactory,
@@ -55,13 +55,6 @@ def provider(region):
 @pytest.fixture
 def foreign(db):
     return ProviderFactory(region=RegionFactory(code="midden"), name="Roerdal Zorg")
-
-
-def client_for(user=None, language: str = "en") -> Client:
-    client = Client(headers={"Accept-Language": language})
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def detail(organisation) -> str:

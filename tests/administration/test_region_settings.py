@@ -18,6 +18,7 @@ from providers.models import Product, Region, SelfServiceOffers
 from providers.region_settings import normalise_overview_times, region_settings_update
 from referrals import services
 from referrals.models import Referral
+from tests.clients import client_for
 from tests.factories import CapacityFactory, LocationFactory, ProviderFactory, RegionFactory, user_with_role
 from tests.referrals.conftest import desk, searching, submitted  # noqa: F401
 
@@ -40,12 +41,6 @@ def neighbour():
 @pytest.fixture
 def admin(region):
     return user_with_role(Role.ADMIN, region=region, username="beheer")
-
-
-def client_for(user, language: str = "en") -> Client:
-    client = Client(headers={"Accept-Language": language})
-    client.force_login(user)
-    return client
 
 
 def valid_post(region: Region, **changes) -> dict:

@@ -17,6 +17,7 @@ from accounts import services
 from accounts.models import Invitation, Role, User
 from accounts.twofactor import recovery_codes_renew, totp_secret_base32
 from audit.models import ChangeRecord
+from tests.clients import client_for
 from tests.factories import (
     TEST_PASSWORD,
     GpPracticeFactory,
@@ -75,13 +76,6 @@ def planner(provider):
 def stranger():
     """A user of another region."""
     return user_with_role(Role.PROVIDER_STAFF, region=RegionFactory(), first_name="Stef", last_name="Vreemd")
-
-
-def client_for(user, language="en") -> Client:
-    client = Client(headers={"Accept-Language": language})
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def detail(user) -> str:

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
@@ -13,19 +12,11 @@ from audit.models import AccessLog
 from cockpit.board import BOARD_COLUMN_LIMIT, offer_suggestions, referral_sla
 from referrals.matching import match_locations
 from referrals.models import Escalation, OfferState, Patient, Referral, State
+from tests.clients import client_for
 from tests.cockpit.conftest import NOW, make_offer, make_referral
 from tests.factories import user_with_role
 
 BOARD = reverse("cockpit:board")
-
-
-def client_for(user, *, htmx: bool = False) -> Client:
-    headers = {"Accept-Language": "en"}
-    if htmx:
-        headers["HX-Request"] = "true"
-    client = Client(headers=headers)
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

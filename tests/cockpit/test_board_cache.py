@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
@@ -15,6 +14,7 @@ from audit.models import AccessLog
 from beds.services import capacity_adjust
 from referrals import services
 from referrals.models import Escalation, Referral, State
+from tests.clients import client_for
 from tests.cockpit.conftest import NOW, make_referral
 from tests.factories import user_with_role
 
@@ -25,12 +25,6 @@ BOARD = reverse("cockpit:board")
 def frozen():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-def client_for(user, *, language: str = "en", csrf: bool = False) -> Client:
-    client = Client(enforce_csrf_checks=csrf, headers={"Accept-Language": language})
-    client.force_login(user)
-    return client
 
 
 def column(page: str, state: str) -> str:

@@ -6,13 +6,13 @@ import io
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
 from accounts.models import Role
 from audit.models import AccessLog
 from referrals.models import Referral
+from tests.clients import client_for
 from tests.cockpit.conftest import NOW
 from tests.factories import user_with_role
 
@@ -20,12 +20,6 @@ KPIS = reverse("cockpit:kpis")
 KPI_EXPORT = reverse("cockpit:kpi_export")
 REFERRAL_EXPORT = reverse("cockpit:referral_export")
 PERIOD = {"from": "2026-03-01", "to": "2026-03-20"}
-
-
-def client_for(user) -> Client:
-    client = Client(headers={"Accept-Language": "en"})
-    client.force_login(user)
-    return client
 
 
 def csv_rows(response) -> list[list[str]]:

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
 from providers.contact_problems import contact_problem_raise
 from providers.models import ContactProblem, ContactProblemKind
 from referrals.models import State
+from tests.clients import client_for
 from tests.cockpit.conftest import NOW, make_offer, make_referral
 from tests.factories import user_with_role
 
@@ -26,15 +26,6 @@ FLAG = "No planner — phone"
 def frozen():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-def client_for(user, *, htmx: bool = False) -> Client:
-    headers = {"Accept-Language": "en"}
-    if htmx:
-        headers["HX-Request"] = "true"
-    client = Client(headers=headers)
-    client.force_login(user)
-    return client
 
 
 def card(page: str, referral) -> str:

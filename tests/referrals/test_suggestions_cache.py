@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,6 +14,7 @@ from accounts.models import Role
 from beds import services as beds
 from elvdesk import fragments
 from referrals.models import Offer
+from tests.clients import client_for
 from tests.factories import user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -36,12 +36,6 @@ def page(client, referral) -> str:
 def offer_tokens(html: str) -> set[str]:
     matches = html.split('id="matches"')[1].split("</section>")[0]
     return set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', matches))
-
-
-def client_for(user, *, language: str = "en") -> Client:
-    client = Client(enforce_csrf_checks=True, headers={"Accept-Language": language})
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ With it the offer goes out and the desk has a contact problem to phone about."""
 import pytest
 import time_machine
 from django.core import mail
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -14,6 +13,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from providers.models import ContactProblem, ContactProblemKind, Product, SelfServiceOffers
 from referrals.models import Notification, Offer, State
+from tests.clients import client_for
 from tests.factories import CapacityFactory, LocationFactory, ProviderFactory, user_with_role
 from tests.referrals.conftest import VALID_BSN
 
@@ -38,12 +38,6 @@ def unheard(desk):
         phone_24_7="045 577 6677",
     )
     return CapacityFactory(location=location, product=Product.objects.get(code="elv_hoog"), total=5, available=2)
-
-
-def client_for(user) -> Client:
-    client = Client(headers={"Accept-Language": "en"})
-    client.force_login(user)
-    return client
 
 
 def detail(referral) -> str:
