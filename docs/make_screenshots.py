@@ -3,8 +3,9 @@
 Seeds the demo region (seed_demo, seed_cockpit_demo, a few referrals of the transfer nurse and the
 escalation job) into a throw-away SQLite database, serves the app on 127.0.0.1 with runserver,
 logs in as each role through the real login form with the second factor, and saves one PNG per
-role's main page to docs/screenshots/ (1280 px wide, cut to the first screen; the planner's page
-also at phone size). Needs Debian's Chromium at /usr/bin/chromium (as the browser tests).
+role's main page (and Beheer's and the social map's) to docs/screenshots/ (1280 px wide, cut to
+the first screen; the planner's page also at phone size). Needs Debian's Chromium at
+/usr/bin/chromium (as the browser tests).
 
     .venv/bin/python docs/make_screenshots.py [--out docs/screenshots]
 """
@@ -37,6 +38,10 @@ SHOTS = [
     ("5-planner-mijn-bedden-telefoon.png", "planner", "/beds/mine/", PHONE),
     ("6-coordinator-regionaal-bord.png", "coordinator", "/cockpit/", DESKTOP),
     ("7-coordinator-kpis.png", "coordinator", "/cockpit/kpis/", DESKTOP),
+    ("8-beheer-overzicht.png", "beheer", "/beheer/", DESKTOP),
+    ("9-beheer-organisaties.png", "beheer", "/beheer/organisations/", DESKTOP),
+    ("10-beheer-regio-instellingen.png", "beheer", "/beheer/region/", DESKTOP),
+    ("11-huisarts-sociale-kaart.png", "huisarts", "/social-map/?q=Heerlen", DESKTOP),
 ]
 
 
