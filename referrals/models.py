@@ -112,6 +112,15 @@ class Referral(models.Model):
     consent = models.BooleanField(_("patient consents to the referral"), default=False)
     carer_contact = models.CharField(_("informal carer (name and phone)"), max_length=200, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # Chosen on the bed overview ("Aanmelden voor deze locatie"): ranked first while it fits.
+    preferred_location = models.ForeignKey(
+        "providers.Location",
+        verbose_name=_("preferred location"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.SUBMITTED)
     redirect_target = models.CharField(_("redirected to"), max_length=20, choices=RedirectTarget.choices, blank=True)
@@ -216,7 +225,10 @@ class Offer(models.Model):
         verbose_name = _("offer")
         verbose_name_plural = _("offers")
         constraints = [
-            models.UniqueConstraint(fields=["referral"], condition=Q(state="open"), name="offer_one_open_per_referral"),
+            # Parallel offers (up to Region.max_parallel_offers), never two open at one location.
+            models.UniqueConstraint(
+                fields=["referral", "location"], condition=Q(state="open"), name="offer_one_open_per_location"
+            ),
         ]
         indexes = [models.Index(fields=["state", "expires_at"]), models.Index(fields=["location", "state"])]
 
@@ -259,6 +271,33 @@ class Stay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.referral} @ {self.location}"
+
+
+class StayProductChange(models.Model):
+    """Op- of afschaling: the stay's product switched at the same location (hoog ↔ laag, to
+    palliatief); the bed moved from one count to the other in the same transaction."""
+
+    stay = models.ForeignKey(Stay, on_delete=models.CASCADE, related_name="product_changes")
+    from_capacity = models.ForeignKey("beds.Capacity", on_delete=models.PROTECT, related_name="+")
+    to_capacity = models.ForeignKey("beds.Capacity", on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        verbose_name = _("product change during a stay")
+        verbose_name_plural = _("product changes during stays")
+
+    def __str__(self) -> str:
+        return f"{self.stay_id}: {self.from_capacity_id} → {self.to_capacity_id}"
 
 
 class ReferralDraft(models.Model):
