@@ -51,6 +51,13 @@ class RegionSettingsForm(forms.Form):
     )
     stale_after_hours = _whole_number("stale_after_hours")
     offer_expiry_minutes = _whole_number("offer_expiry_minutes")
+    max_parallel_offers = _whole_number(
+        "max_parallel_offers",
+        help_text=_(
+            "A referral may be offered to this many locations at once, each holding a bed; the first to "
+            "accept gets the patient and the other offers are withdrawn."
+        ),
+    )
     triage_sla_minutes = _whole_number("triage_sla_minutes")
     urgent_placement_hours = _whole_number("urgent_placement_hours")
     self_service_offers = forms.ChoiceField(

@@ -28,6 +28,7 @@ def _settings_rows(region: Region) -> list[tuple[str, str]]:
         (label("overview_times"), region.overview_times.replace(",", ", ")),
         (label("stale_after_hours"), str(region.stale_after_hours)),
         (label("offer_expiry_minutes"), str(region.offer_expiry_minutes)),
+        (label("max_parallel_offers"), str(region.max_parallel_offers)),
         (label("triage_sla_minutes"), str(region.triage_sla_minutes)),
         (label("urgent_placement_hours"), str(region.urgent_placement_hours)),
         (label("self_service_offers"), region.get_self_service_offers_display()),

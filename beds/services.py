@@ -205,6 +205,13 @@ def location_capacities_confirm(*, location_id: int, by: User) -> int:
 # refusal is raised after the block, having written nothing, so the caller's transaction stays usable.
 
 
+def capacities_lock(capacity_ids) -> None:
+    """Lock several bed counts at once, in primary-key order: an accept that releases the holds of
+    its sibling offers and another referral's accept over the same locations never wait for each
+    other crosswise. Inside the caller's transaction."""
+    list(Capacity.objects.select_for_update().filter(pk__in=set(capacity_ids)).order_by("pk").values_list("pk"))
+
+
 def capacity_hold(*, capacity_id: int, by: User | None, lock: bool = True) -> Capacity:
     """Hold one free bed for an offer. Raises NoFreeBed when none is left.
 

@@ -7,7 +7,6 @@ bed the best location to offer (the same order as the referral page's suggestion
 flagged when nobody at the location hears of offers in the portal (providers.reachability).
 """
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -18,12 +17,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import User
-from beds.models import Capacity
-from providers.models import PostcodeArea, Region
+from providers.models import Region
 from providers.reachability import unreachable_location_ids
 from referrals import models as referral_models
-from referrals.matching import locations_offering_laag_and_hoog
-from referrals.models import OPEN_STATES, DeclineReason, Offer, OfferState, Referral, State, Urgency
+from referrals.matching import Suggestion, rank_referrals
+from referrals.models import OPEN_STATES, Offer, OfferState, Referral, State, Urgency
 from referrals.selectors import referrals_visible_to
 
 BOARD_COLUMN_LIMIT = 12  # cards per state; the rest is one click away in the referral list
@@ -112,97 +110,13 @@ def referral_sla(referral: Referral, region: Region, now: datetime) -> Sla:
 # --- Offer suggestion -------------------------------------------------------------------------
 
 
-def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    lat1, lon1, lat2, lon2 = map(math.radians, (lat1, lon1, lat2, lon2))
-    a = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(a))
-
-
-@dataclass
-class OfferSuggestion:
-    capacity: Capacity
-    contracted: bool
-    distance_km: float | None
-    stale: bool
-
-
-def offer_suggestions(referrals: list[Referral], region: Region, now: datetime) -> dict[int, OfferSuggestion]:
-    """The best location to offer each searching referral, with the referral page's hard filters
-    (product with a free unheld bed, every care need, admission possible, not declined before
-    except for "no bed") and its order (insurer contracted, distance, fresh count, laag and hoog).
-    Four queries for all cards together; `referrals` must have `care_needs` prefetched."""
+def offer_suggestions(referrals: list[Referral], region: Region, now: datetime) -> dict[int, Suggestion]:
+    """The best location to offer each searching referral: the first of the referral page's
+    ranking (`referrals.matching.rank_referrals`, the one ranking function). `referrals` must have
+    `care_needs` prefetched."""
     searching = [r for r in referrals if r.state == State.SEARCHING]
-    if not searching:
-        return {}
-    capacities = list(
-        Capacity.objects.filter(
-            location__organisation__region=region,
-            location__is_active=True,
-            product_id__in={r.product_id for r in searching},
-            available__gt=F("held"),
-        )
-        .select_related("location", "location__organisation", "product")
-        .prefetch_related("location__features", "location__contracted_insurers")
-    )
-    both = locations_offering_laag_and_hoog(list({capacity.location_id for capacity in capacities}))
-    # Per bed count once, not once per card: features, insurers, freshness, laag-and-hoog.
-    facts = {
-        capacity.pk: (
-            {feature.pk for feature in capacity.location.features.all()},
-            {insurer.pk for insurer in capacity.location.contracted_insurers.all()},
-            capacity.is_stale(stale_after_hours=region.stale_after_hours, now=now),
-        )
-        for capacity in capacities
-    }
-    for capacity in capacities:
-        capacity.laag_and_hoog = capacity.location_id in both
-    declined = set(
-        Offer.objects.filter(referral__in=searching, state=OfferState.DECLINED)
-        .exclude(decline_reason=DeclineReason.NO_BED)
-        .values_list("referral_id", "location_id")
-    )
-    areas = {
-        area.pc4: area
-        for area in PostcodeArea.objects.filter(
-            pc4__in={r.patient.postcode[:4] for r in searching if r.patient.postcode}
-        )
-    }
-    local_time = timezone.localtime(now).time()
-    suggestions = {}
-    for referral in searching:
-        needs = {need.pk for need in referral.care_needs.all()}
-        origin = areas.get(referral.patient.postcode[:4])
-        options = []
-        for capacity in capacities:
-            location = capacity.location
-            if capacity.product_id != referral.product_id or (referral.pk, location.pk) in declined:
-                continue
-            features, insurers, stale = facts[capacity.pk]
-            if not needs <= features:
-                continue
-            if referral.urgency == Urgency.PLANNED:
-                if not (location.admission_24_7 or location.admission_from is not None):
-                    continue
-            elif not location.admits_at(local_time):
-                continue
-            contracted = referral.patient.insurer_id is not None and referral.patient.insurer_id in insurers
-            distance = (
-                _haversine_km(origin.latitude, origin.longitude, location.latitude, location.longitude)
-                if origin is not None and location.latitude is not None
-                else None
-            )
-            options.append(OfferSuggestion(capacity, contracted, distance, stale))
-        options.sort(
-            key=lambda o: (
-                not o.contracted,
-                o.distance_km if o.distance_km is not None else 9999,
-                o.stale,
-                not o.capacity.laag_and_hoog,
-            )
-        )
-        if options:
-            suggestions[referral.pk] = options[0]
-    return suggestions
+    ranked = rank_referrals(searching, region=region, now=now)
+    return {referral_id: options[0] for referral_id, options in ranked.items() if options}
 
 
 # --- The board ----------------------------------------------------------------------------------

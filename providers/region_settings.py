@@ -29,6 +29,8 @@ RETENTION_DAYS_MAX = 365
 LIMITS = {
     "stale_after_hours": (1, 168),
     "offer_expiry_minutes": (5, 1440),
+    # More locations at once than this would hold beds that others need, for one patient.
+    "max_parallel_offers": (1, 5),
     "triage_sla_minutes": (5, 1440),
     "urgent_placement_hours": (1, 168),
     "retention_days": (RETENTION_DAYS_MIN, RETENTION_DAYS_MAX),
@@ -37,6 +39,7 @@ SCALAR_FIELDS = [
     "overview_times",
     "stale_after_hours",
     "offer_expiry_minutes",
+    "max_parallel_offers",
     "triage_sla_minutes",
     "urgent_placement_hours",
     "self_service_offers",

@@ -241,7 +241,13 @@ class MatchOutput(serializers.Serializer):
     location_name = serializers.CharField(source="location.name")
     capacity = serializers.IntegerField(source="capacity.id")
     free = serializers.IntegerField(source="capacity.free")
-    distance_km = serializers.FloatField(source="location.distance_km", allow_null=True, default=None)
+    distance_km = serializers.FloatField(allow_null=True)
+    contracted = serializers.BooleanField(help_text="The patient's insurer contracts this location.")
+    stale = serializers.BooleanField(
+        help_text="The count was not confirmed within the region's freshness limit; such a location always "
+        "ranks after every confirmed one."
+    )
+    preferred = serializers.BooleanField(help_text="The location the referrer chose on the bed overview.")
     reasons = serializers.ListField(child=serializers.CharField())
     warnings = serializers.ListField(child=serializers.CharField())
 

@@ -3,27 +3,49 @@
 import hashlib
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from beds.models import Capacity
-from beds.selectors import OverviewFilters, location_list, mark_staleness, region_counts_version
+from beds.selectors import region_counts_version
 from elvdesk.numbers import format_number
-from providers.models import Location, PostcodeArea
+from providers.geo import distance_between
+from providers.models import Location, PostcodeArea, Region
 from referrals.models import DeclineReason, Offer, OfferState, Referral, Urgency
 
 
 @dataclass
 class Suggestion:
+    """One location to offer a referral, with the facts it was ranked by and the reasons in words."""
+
     location: Location
     capacity: Capacity
+    contracted: bool = False
+    distance_km: float | None = None
+    stale: bool = False
+    laag_and_hoog: bool = False
+    preferred: bool = False
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def rank(self) -> tuple:
+        """The one order (docs/architecture.md §2.3): a confirmed count always before one not
+        confirmed within the region's freshness limit ("fresh beats near": a stale count may be
+        gone), then the location the referrer chose, insurer contracted, distance, laag and hoog."""
+        return (
+            self.stale,
+            not self.preferred,
+            not self.contracted,
+            self.distance_km if self.distance_km is not None else 9999,
+            not self.laag_and_hoog,
+            self.location.name,
+        )
 
 
 def _admission_possible(location: Location, referral: Referral, now) -> bool:
@@ -39,13 +61,14 @@ MATCH_CACHE_SECONDS = 60
 
 
 def match_locations(*, referral: Referral, limit: int = 20) -> list[Suggestion]:
-    """Hard filters: the product with a free unheld bed, every required feature, admission
-    possible at the requested time, not declined before for this referral. Then ordered by
-    insurer contracted, distance, fresh count, and offering both laag and hoog."""
+    """The referral's suggestions, best first, explained (`rank_referrals`), cached."""
     key = ranking_key(referral=referral, limit=limit)
     suggestions = cache.get(key)
     if suggestions is None:
-        suggestions = _rank(referral=referral, limit=limit)
+        now = timezone.now()
+        suggestions = rank_referrals([referral], region=referral.region, now=now).get(referral.pk, [])[:limit]
+        for suggestion in suggestions:
+            _explain(suggestion, referral, now)
         cache.set(key, suggestions, MATCH_CACHE_SECONDS)
     return suggestions
 
@@ -62,6 +85,7 @@ def ranking_key(*, referral: Referral, limit: int = 20) -> str:
         referral.product_id,
         referral.urgency,
         referral.planned_date,
+        referral.preferred_location_id,
         patient.postcode,
         patient.insurer_id,
         needs,
@@ -72,46 +96,83 @@ def ranking_key(*, referral: Referral, limit: int = 20) -> str:
     return f"referrals:matches:{referral.pk}:{get_language()}:{int(time.time() // 60)}:{digest}"
 
 
-def _rank(*, referral: Referral, limit: int) -> list[Suggestion]:
-    now = timezone.now()
-    required = list(referral.care_needs.all())
-    origin = PostcodeArea.objects.filter(pc4=referral.patient.postcode[:4]).first()
-    filters = OverviewFilters(product=referral.product, features=required, origin=origin, only_free=True)
-    declined = Offer.objects.filter(referral=referral, location=OuterRef("pk"), state=OfferState.DECLINED).exclude(
-        decline_reason=DeclineReason.NO_BED
-    )
-    contracted = Location.contracted_insurers.through.objects.filter(
-        location=OuterRef("pk"), insurer_id=referral.patient.insurer_id
-    )
-    locations = (
-        location_list(regions=[referral.region], filters=filters)
-        .annotate(insurer_contracted=Exists(contracted))
-        .exclude(Exists(declined))
-    )
-    candidates = mark_staleness(list(locations[:200]), stale_after_hours=referral.region.stale_after_hours)
-    both = locations_offering_laag_and_hoog([location.pk for location in candidates])
-    for location in candidates:
-        location.offers_laag_and_hoog = location.pk in both
-    suggestions = []
-    for location in candidates:
-        if not _admission_possible(location, referral, now):
-            continue
-        capacity = next(iter(location.capacities.all()))
-        suggestions.append(_explain(location, capacity, referral, required, now))
-    suggestions.sort(
-        key=lambda s: (
-            not s.location.insurer_contracted,
-            s.location.distance_km if getattr(s.location, "distance_km", None) is not None else 9999,
-            s.capacity.stale,
-            not s.location.offers_laag_and_hoog,
+def rank_referrals(referrals: list[Referral], *, region: Region, now: datetime) -> dict[int, list[Suggestion]]:
+    """The one ranking function, for the referral page, the board's best match and the API: per
+    referral every location that fits, best first (`Suggestion.rank`), without reasons in words.
+
+    Hard filters: an active location of the region with the product and a free unheld bed, every
+    required care need, admission possible at the requested time, not declined before for this
+    referral (unless for "no bed"), no open offer of this referral there already. A fixed number of
+    queries for all referrals together; prefetch `care_needs` on a list of referrals."""
+    products = {referral.product_id for referral in referrals}
+    if not referrals:
+        return {}
+    capacities = list(
+        Capacity.objects.filter(
+            location__organisation__region=region,
+            location__is_active=True,
+            product_id__in=products,
+            available__gt=F("held"),
         )
+        .select_related("location", "location__organisation", "product")
+        .prefetch_related("location__features", "location__contracted_insurers")
     )
-    suggestions = suggestions[:limit]
-    for suggestion in suggestions:
-        # The list is cached and read on every view of the referral: without every candidate's
-        # prefetched bed counts and features it unpickles about eight times faster.
-        suggestion.location.__dict__.pop("_prefetched_objects_cache", None)
-    return suggestions
+    both = locations_offering_laag_and_hoog(list({capacity.location_id for capacity in capacities}))
+    # Per bed count once, not once per referral: features, insurers, freshness.
+    facts = {
+        capacity.pk: (
+            {feature.pk for feature in capacity.location.features.all()},
+            {insurer.pk for insurer in capacity.location.contracted_insurers.all()},
+            capacity.is_stale(stale_after_hours=region.stale_after_hours, now=now),
+        )
+        for capacity in capacities
+    }
+    excluded = set(
+        Offer.objects.filter(referral__in=referrals)
+        .filter(Q(state=OfferState.OPEN) | Q(state=OfferState.DECLINED) & ~Q(decline_reason=DeclineReason.NO_BED))
+        .values_list("referral_id", "location_id")
+    )
+    areas = {
+        area.pc4: area
+        for area in PostcodeArea.objects.filter(
+            pc4__in={r.patient.postcode[:4] for r in referrals if r.patient.postcode}
+        )
+    }
+    ranked = {}
+    for referral in referrals:
+        needs = {need.pk for need in referral.care_needs.all()}
+        origin = areas.get(referral.patient.postcode[:4])
+        options = []
+        for capacity in capacities:
+            location = capacity.location
+            if capacity.product_id != referral.product_id or (referral.pk, location.pk) in excluded:
+                continue
+            features, insurers, stale = facts[capacity.pk]
+            if not needs <= features or not _admission_possible(location, referral, now):
+                continue
+            capacity.stale = stale
+            options.append(
+                Suggestion(
+                    location=location,
+                    capacity=capacity,
+                    contracted=referral.patient.insurer_id is not None and referral.patient.insurer_id in insurers,
+                    distance_km=(
+                        distance_between(origin.latitude, origin.longitude, location.latitude, location.longitude)
+                        if origin is not None and location.latitude is not None
+                        else None
+                    ),
+                    stale=stale,
+                    laag_and_hoog=location.pk in both,
+                    preferred=location.pk == referral.preferred_location_id,
+                )
+            )
+        options.sort(key=Suggestion.rank)
+        ranked[referral.pk] = options
+    for capacity in capacities:
+        # Cached and read on every view of the referral: without the prefetched features and
+        # insurers a suggestion unpickles several times faster.
+        capacity.location.__dict__.pop("_prefetched_objects_cache", None)
+    return ranked
 
 
 def locations_offering_laag_and_hoog(location_ids: list[int]) -> set[int]:
@@ -124,27 +185,34 @@ def locations_offering_laag_and_hoog(location_ids: list[int]) -> set[int]:
     return {location_id for location_id, codes in products.items() if len(codes) == 2}
 
 
-def _explain(location: Location, capacity: Capacity, referral: Referral, required: list, now) -> Suggestion:
-    suggestion = Suggestion(location=location, capacity=capacity)
+def _explain(suggestion: Suggestion, referral: Referral, now) -> None:
+    location, capacity = suggestion.location, suggestion.capacity
     reasons, warnings = suggestion.reasons, suggestion.warnings
+    if suggestion.preferred:
+        reasons.append(_("Chosen by the referrer on the bed overview"))
     reasons.append(_("%(free)s free %(product)s bed(s)") % {"free": capacity.free, "product": capacity.product.name})
     if referral.patient.insurer_id is None:
         warnings.append(_("Insurer of the patient unknown: check the contract."))
-    elif location.insurer_contracted:
+    elif suggestion.contracted:
         reasons.append(_("Contracted by %(insurer)s") % {"insurer": referral.patient.insurer.name})
     else:
         warnings.append(_("Not contracted by %(insurer)s") % {"insurer": referral.patient.insurer.name})
-    distance = getattr(location, "distance_km", None)
-    if distance is not None:
-        reasons.append(_("%(km)s km from the patient's home") % {"km": format_number(distance, 1)})
-    if capacity.stale:
-        warnings.append(_("Count not confirmed recently: call before sending an offer."))
+    if suggestion.distance_km is not None:
+        reasons.append(_("%(km)s km from the patient's home") % {"km": format_number(suggestion.distance_km, 1)})
+    if suggestion.stale:
+        warnings.append(
+            _(
+                "Count not confirmed in the last %(hours)s hours: ranked after confirmed counts; "
+                "call before sending an offer."
+            )
+            % {"hours": referral.region.stale_after_hours}
+        )
     elif capacity.confirmed_at:
         reasons.append(_("Count confirmed %(ago)s ago") % {"ago": timesince(capacity.confirmed_at, now)})
-    if location.offers_laag_and_hoog:
+    if suggestion.laag_and_hoog:
         reasons.append(_("Offers laag and hoog: no move when care is stepped up or down"))
     if location.admission_24_7:
         reasons.append(_("Admission 24/7"))
+    required = list(referral.care_needs.all())
     if required:
         reasons.append(_("Has %(features)s") % {"features": ", ".join(f.name for f in required)})
-    return suggestion

@@ -14,6 +14,7 @@ class Kind:
     OFFER_ACCEPTED = "offer_accepted"
     OFFER_DECLINED = "offer_declined"
     OFFER_EXPIRED = "offer_expired"
+    OFFER_WITHDRAWN = "offer_withdrawn"
     BOOKING_CANCELLED = "booking_cancelled"
     NO_SHOW = "no_show"
     # Escalations (referrals/escalations.py)
@@ -68,6 +69,11 @@ def _notify_planners_or_desk(offer: Offer, *, kind: str, problem_kind: str) -> N
 
 def notify_offer_received(offer: Offer) -> None:
     _notify_planners_or_desk(offer, kind=Kind.OFFER_RECEIVED, problem_kind=ContactProblemKind.OFFER_UNHEARD)
+
+
+def notify_offer_withdrawn(offer: Offer) -> None:
+    """The provider need not answer any more (another location accepted, or the desk withdrew)."""
+    notify(users=_planners(offer), referral=offer.referral, kind=Kind.OFFER_WITHDRAWN)
 
 
 def notify_offer_accepted(offer: Offer) -> None:

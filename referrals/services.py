@@ -26,7 +26,7 @@ from referrals.models import (
     Stay,
 )
 from referrals.validation import referral_errors
-from referrals.workflow import STEP_ACTIONS, Action, referral_transition
+from referrals.workflow import STEP_ACTIONS, Action, referral_note, referral_transition
 
 PATIENT_FIELDS = ("name", "date_of_birth", "sex", "postcode", "insurer")
 REFERRAL_FIELDS = (
@@ -128,9 +128,12 @@ def _create_referral(*, by: User, data: dict, idempotency_key: str | None) -> Re
 
 
 def _lock_live_offers(referral_id: int) -> list[Offer]:
-    """The referral's open and booked offers, locked: first of all locks, as in offer_accept."""
+    """The referral's open and booked offers, locked in primary-key order: the first of all locks
+    of every step that answers or ends an offer (accept, decline, expire, withdraw, cancel), so
+    those steps on one referral's parallel offers queue instead of crossing."""
     return list(
-        Offer.objects.select_for_update()
+        Offer.objects.select_for_update(of=("self",))
+        .select_related("location", "product")
         .filter(referral_id=referral_id, state__in=(OfferState.OPEN, OfferState.ACCEPTED))
         .order_by("pk")
     )
@@ -148,6 +151,7 @@ def referral_step(*, referral: Referral, target: str, by: User, reason: str = ""
         # cancel that waited for a concurrent accept reads the offer as booked, and frees that bed.
         # A step that is not allowed (say, searching again from booked) rolls the release back.
         released = _lock_live_offers(referral.pk)
+        beds.capacities_lock(offer.capacity_id for offer in released)
         for offer in released:
             if offer.state == OfferState.OPEN:
                 _close_offer(offer, state=OfferState.WITHDRAWN, by=by)
@@ -160,9 +164,11 @@ def referral_step(*, referral: Referral, target: str, by: User, reason: str = ""
             locked.close_reason, locked.redirect_target = reason, redirect_target
             locked.save(update_fields=["close_reason", "redirect_target"])
         for offer in released:
+            offer.referral = locked
             if offer.state == OfferState.CANCELLED:
-                offer.referral = locked
                 notifications.notify_booking_cancelled(offer)
+            else:
+                notifications.notify_offer_withdrawn(offer)
     referral.state, referral.state_changed_at = locked.state, locked.state_changed_at
 
 
@@ -203,16 +209,31 @@ def _location_takes_patients(location_id: int) -> bool:
         return cursor.fetchone() is not None
 
 
+class TooManyOffers(Conflict):
+    code = "too_many_offers"
+
+
 @transaction.atomic
 def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
-    """Offer the referral to one location: holds one bed until answered or expired."""
+    """Offer the referral to one location: holds one bed until answered or expired. Up to the
+    region's `max_parallel_offers` locations at once, each holding a bed; the first to accept
+    wins (offer_accept withdraws the others)."""
     referral = Referral.objects.select_for_update(of=("self",)).select_related("region").get(pk=referral.pk)
-    if referral.state != State.SEARCHING:
+    if referral.state not in (State.SEARCHING, State.OFFERED):
         raise Conflict(_("An offer can only be sent while searching a bed."), code="illegal_transition")
     if by.role in ("gp", "transfer_nurse") and not referral.region.self_service_allowed(timezone.now()):
         raise Conflict(_("Outside self-service hours the desk sends the offers."), code="self_service_closed")
     if capacity.product_id != referral.product_id or capacity.location.organisation.region_id != referral.region_id:
         raise ValidationError({"capacity": [_("This location does not offer the requested product in the region.")]})
+    # Under the referral's lock: no other offer of this referral can be sent meanwhile.
+    open_at = set(Offer.objects.filter(referral=referral, state=OfferState.OPEN).values_list("location_id", flat=True))
+    if capacity.location_id in open_at:
+        raise Conflict(_("This location has an open offer for this referral already."), code="offer_open_here")
+    if len(open_at) >= referral.region.max_parallel_offers:
+        raise TooManyOffers(
+            _("At most %(n)s locations may have an offer at once. Wait for an answer or withdraw the offers.")
+            % {"n": referral.region.max_parallel_offers}
+        )
     if not _location_takes_patients(capacity.location_id):
         raise Conflict(_("This location no longer takes patients."), code="location_inactive")
     beds.capacity_hold(capacity_id=capacity.pk, by=by)
@@ -226,19 +247,61 @@ def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
         created_at=now,
         expires_at=now + timedelta(minutes=referral.region.offer_expiry_minutes),
     )
-    referral_transition(referral=referral, target=State.OFFERED, by=by, locked=True, actions=(Action.SEND_OFFER,))
+    referral_transition(
+        referral=referral,
+        target=State.OFFERED,
+        by=by,
+        reason=_("Also offered to %(location)s") % {"location": capacity.location.name} if open_at else "",
+        locked=True,
+        actions=(Action.SEND_OFFER,),
+    )
     notifications.notify_offer_received(offer)
     return offer
 
 
-def _lock_open_offer(offer: Offer) -> Offer:
-    locked = Offer.objects.select_for_update(of=("self",)).select_related("location", "product").get(pk=offer.pk)
-    if locked.state != OfferState.OPEN:
+def _lock_open_offer(offer: Offer) -> tuple[Offer, list[Offer]]:
+    """The offer being answered and its open siblings (parallel offers of the same referral), all
+    locked in the order every answer takes them (`_lock_live_offers`)."""
+    live = _lock_live_offers(offer.referral_id)
+    locked = next((row for row in live if row.pk == offer.pk), None)
+    if locked is None or locked.state != OfferState.OPEN:
+        state = Offer.objects.values_list("state", flat=True).get(pk=offer.pk) if locked is None else locked.state
         raise Conflict(
-            _("This offer was already %(state)s.") % {"state": OfferState(locked.state).label.lower()},
+            _("This offer was already %(state)s.") % {"state": OfferState(state).label.lower()},
             code="offer_answered",
         )
-    return locked
+    siblings = [row for row in live if row.state == OfferState.OPEN and row.pk != locked.pk]
+    return locked, siblings
+
+
+def _withdraw_siblings(offer: Offer, siblings: list[Offer]) -> list[Offer]:
+    """The first accept wins: the referral's other open offers are withdrawn and their beds
+    released, in the accept's transaction. Runs with the referral locked; an offer sent between
+    reading the siblings and that lock (offer_create locks the referral first) is withdrawn too."""
+    known = {offer.pk, *(sibling.pk for sibling in siblings)}
+    late = list(
+        Offer.objects.select_for_update(of=("self",))
+        .select_related("location")
+        .filter(referral_id=offer.referral_id, state=OfferState.OPEN)
+        .exclude(pk__in=known)
+        .order_by("pk")
+    )
+    withdrawn = siblings + late
+    for sibling in withdrawn:
+        _close_offer(sibling, state=OfferState.WITHDRAWN, by=None)
+        sibling.referral = offer.referral
+    return withdrawn
+
+
+def _leave_offered(referral: Referral, *, by: User | None, reason: str, action: str) -> None:
+    """After one offer is declined or expired: back to searching when it was the last open one;
+    with other offers still open the referral stays offered and the timeline notes the answer."""
+    if Offer.objects.filter(referral=referral, state=OfferState.OPEN).exists():
+        referral_note(referral=referral, by=by, reason=reason, action=action)
+    else:
+        referral_transition(
+            referral=referral, target=State.SEARCHING, by=by, reason=reason, locked=True, actions=(action,)
+        )
 
 
 def _lock_answered_referral(offer: Offer) -> Referral:
@@ -265,9 +328,11 @@ def _check_admission_at(admission_at: datetime | None) -> None:
 def offer_accept(*, offer: Offer, by: User, admission_at: datetime | None = None) -> Offer:
     """The provider takes the patient: the held bed becomes a booking, in one transaction."""
     _check_admission_at(admission_at)
-    offer = _lock_open_offer(offer)
+    offer, siblings = _lock_open_offer(offer)
     if offer.is_expired():
         raise Conflict(_("This offer has expired; the bed is no longer held."), code="offer_expired")
+    if siblings:
+        beds.capacities_lock([offer.capacity_id, *(sibling.capacity_id for sibling in siblings)])
     beds.capacity_book_held(capacity_id=offer.capacity_id, by=by)
     offer.state = OfferState.ACCEPTED
     offer.answered_at = timezone.now()
@@ -275,10 +340,18 @@ def offer_accept(*, offer: Offer, by: User, admission_at: datetime | None = None
     offer.admission_at = admission_at
     offer.save(update_fields=["state", "answered_at", "answered_by", "admission_at"])
     offer.referral = _lock_answered_referral(offer)
+    withdrawn = _withdraw_siblings(offer, siblings)
     referral_transition(
-        referral=offer.referral, target=State.ACCEPTED, by=by, locked=True, actions=(Action.ACCEPT_OFFER,)
+        referral=offer.referral,
+        target=State.ACCEPTED,
+        by=by,
+        reason=_("The other offers are withdrawn.") if withdrawn else "",
+        locked=True,
+        actions=(Action.ACCEPT_OFFER,),
     )
     notifications.notify_offer_accepted(offer)
+    for sibling in withdrawn:
+        notifications.notify_offer_withdrawn(sibling)
     return offer
 
 
@@ -288,17 +361,15 @@ def offer_decline(*, offer: Offer, by: User, reason: str, text: str = "") -> Off
         raise ValidationError({"reason": [_("Choose a reason.")]})
     if reason == DeclineReason.OTHER and not text.strip():
         raise ValidationError({"text": [_("Explain the reason.")]})
-    offer = _lock_open_offer(offer)
+    offer, _siblings = _lock_open_offer(offer)
     _close_offer(offer, state=OfferState.DECLINED, by=by)
     Offer.objects.filter(pk=offer.pk).update(decline_reason=reason, decline_text=text)
     offer.referral = _lock_answered_referral(offer)
-    referral_transition(
-        referral=offer.referral,
-        target=State.SEARCHING,
+    _leave_offered(
+        offer.referral,
         by=by,
         reason=DeclineReason(reason).label + (f": {text}" if text else ""),
-        locked=True,
-        actions=(Action.DECLINE_OFFER,),
+        action=Action.DECLINE_OFFER,
     )
     notifications.notify_offer_closed(offer, kind=notifications.Kind.OFFER_DECLINED)
     return offer
@@ -308,22 +379,20 @@ def offer_decline(*, offer: Offer, by: User, reason: str, text: str = "") -> Off
 def offer_expire(*, offer_id: int) -> bool:
     """Release an offer whose time is up. Safe to call twice or concurrently: returns False
     when there was nothing (left) to do."""
-    offer = (
-        Offer.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("referral")
-        .filter(pk=offer_id, state=OfferState.OPEN, expires_at__lte=timezone.now())
+    now = timezone.now()
+    referral_id = (
+        Offer.objects.filter(pk=offer_id, state=OfferState.OPEN, expires_at__lte=now)
+        .values_list("referral_id", flat=True)
         .first()
     )
-    if offer is None:
+    if referral_id is None:
         return False
+    offer = next((row for row in _lock_live_offers(referral_id) if row.pk == offer_id), None)
+    if offer is None or not offer.is_expired(now):
+        return False  # answered or expired by someone else meanwhile
     _close_offer(offer, state=OfferState.EXPIRED, by=None)
-    referral_transition(
-        referral=offer.referral,
-        target=State.SEARCHING,
-        by=None,
-        reason=_("The offer was not answered in time."),
-        actions=(Action.EXPIRE_OFFER,),
-    )
+    offer.referral = Referral.objects.select_for_update(of=("self",)).get(pk=referral_id)
+    _leave_offered(offer.referral, by=None, reason=_("The offer was not answered in time."), action=Action.EXPIRE_OFFER)
     notifications.notify_offer_closed(offer, kind=notifications.Kind.OFFER_EXPIRED)
     return True
 

@@ -191,8 +191,11 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
     own_booking = own_offer is not None and own_offer.state == OfferState.ACCEPTED
     # The workflow table decides by state and role; beyond it a provider acts only on its own
     # offer or booking, and referrers send offers only in self-service hours (offer_create).
+    open_offers = sum(1 for offer in offers if offer.state == OfferState.OPEN)
     in_reach = {
-        Action.SEND_OFFER: user.role == Role.COORDINATOR or referral.region.self_service_allowed(timezone.now()),
+        # Parallel offers: up to the region's limit at once (services.offer_create).
+        Action.SEND_OFFER: (user.role == Role.COORDINATOR or referral.region.self_service_allowed(timezone.now()))
+        and open_offers < referral.region.max_parallel_offers,
         Action.ACCEPT_OFFER: own_open,
         Action.DECLINE_OFFER: own_open,
         Action.ADMIT: own_booking,
@@ -222,9 +225,8 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
         "discharge_form": (forms.get("discharge") or DischargeForm(initial={"discharged_at": this_minute}))
         if Action.DISCHARGE in actions
         else None,
-        "suggestions_html": suggestions_html(request, referral=referral)
-        if may_offer and referral.state == State.SEARCHING
-        else "",
+        "suggestions_html": suggestions_html(request, referral=referral) if may_offer else "",
+        "open_offers": open_offers,
         "may_offer": may_offer,
         "stay": getattr(referral, "stay", None) if referral.state in (State.ADMITTED, State.DISCHARGED) else None,
         "escalations": referral.page_escalations,

@@ -63,6 +63,8 @@ STEPS: dict[tuple[str, str], Step] = {
         Step(State.SUBMITTED, Action.START_SEARCH, State.SEARCHING, (*DESK, *REFERRER, SYSTEM)),
         Step(State.TRIAGE, Action.START_SEARCH, State.SEARCHING, DESK),
         Step(State.SEARCHING, Action.SEND_OFFER, State.OFFERED, (*DESK, *REFERRER)),
+        # Parallel offers: another location while the first ones are open (services.offer_create).
+        Step(State.OFFERED, Action.SEND_OFFER, State.OFFERED, (*DESK, *REFERRER)),
         Step(State.OFFERED, Action.WITHDRAW_OFFER, State.SEARCHING, DESK),
         Step(State.OFFERED, Action.DECLINE_OFFER, State.SEARCHING, PROVIDER),
         Step(State.OFFERED, Action.EXPIRE_OFFER, State.SEARCHING, (SYSTEM,)),
@@ -130,6 +132,23 @@ def referral_transition(
     referral.state = row.state
     referral.state_changed_at = row.state_changed_at
     return row
+
+
+def referral_note(*, referral: Referral, by: User | None, reason: str, action: str) -> None:
+    """A step that leaves the state as it is (one of several parallel offers declined or expired):
+    checked like the transition it would otherwise be, recorded in the timeline as an event from
+    the state to itself. The caller holds the referral's row lock."""
+    check_transition(
+        referral=referral, target=State.SEARCHING, role=by.role if by is not None else SYSTEM, actions=(action,)
+    )
+    ReferralEvent.objects.create(
+        referral=referral,
+        from_state=referral.state,
+        to_state=referral.state,
+        actor=by,
+        at=timezone.now(),
+        reason=reason,
+    )
 
 
 def _record_transition(

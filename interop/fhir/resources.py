@@ -307,7 +307,10 @@ def _current_offer(referral):
     if offers is None:
         offers = [o for o in referral.offers.all() if o.state in (OfferState.OPEN, OfferState.ACCEPTED)]
     accepted = [offer for offer in offers if offer.state == OfferState.ACCEPTED]
-    return (accepted or offers or [None])[0]
+    if accepted:
+        return accepted[0]
+    # Parallel offers: while several providers are asked, none of them owns the task yet.
+    return offers[0] if len(offers) == 1 else None
 
 
 def task(referral) -> dict:

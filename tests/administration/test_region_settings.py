@@ -14,6 +14,7 @@ from accounts.models import Role
 from audit.models import ChangeRecord
 from beds.models import BedOverviewSnapshot
 from beds.tasks import create_due_bed_overviews
+from elvdesk.errors import Conflict
 from providers.models import Product, Region, SelfServiceOffers
 from providers.region_settings import normalise_overview_times, region_settings_update
 from referrals import services
@@ -48,6 +49,7 @@ def valid_post(region: Region, **changes) -> dict:
         "overview_times": "07:30,16:00",
         "stale_after_hours": 12,
         "offer_expiry_minutes": 30,
+        "max_parallel_offers": 3,
         "triage_sla_minutes": 15,
         "urgent_placement_hours": 4,
         "self_service_offers": SelfServiceOffers.OUTSIDE_OFFICE_HOURS,
@@ -207,6 +209,8 @@ def test_saving_without_a_change_records_nothing(admin, region):
         ("retention_days", "29", "at least 30"),
         ("retention_days", "4000", "at most 365"),
         ("offer_expiry_minutes", "abc", "Enter a whole number."),
+        ("max_parallel_offers", "0", "at least 1"),
+        ("max_parallel_offers", "6", "at most 5"),
         ("office_hours_end", "07:00", "Office hours must end after they start."),
         ("office_hours_start", "8 uur", "Enter a time as HH:MM"),
         ("desk_phone", "12345", "Enter a valid Dutch phone number"),
@@ -326,3 +330,17 @@ def test_a_new_offer_expiry_applies_to_the_next_offer(desk, searching):  # noqa:
     offer = services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator)
 
     assert offer.expires_at - offer.created_at == timedelta(minutes=45)
+
+
+def test_a_lower_parallel_offer_limit_applies_to_the_next_offer(desk, searching):  # noqa: F811 (fixtures)
+    admin = user_with_role(Role.ADMIN, region=desk.region)
+    response = client_for(admin).post(URL, valid_post(desk.region, max_parallel_offers=1))
+    assert response.status_code == 302
+
+    referral = Referral.objects.get(pk=searching.pk)
+    services.offer_create(referral=referral, capacity=desk.capacity, by=desk.coordinator)
+    with pytest.raises(Conflict) as refused:
+        services.offer_create(
+            referral=Referral.objects.get(pk=searching.pk), capacity=desk.other_capacity, by=desk.coordinator
+        )
+    assert refused.value.code == "too_many_offers"

@@ -193,6 +193,30 @@ def test_task_status_follows_the_workflow(world):
     assert fhir_body(api.get(f"{FHIR}/Task", {"status": "requested"}))["total"] == 0
 
 
+def test_task_with_parallel_offers_has_no_owner_until_one_provider_accepts(world):
+    gp, desk = world.users[Role.GP], world.users[Role.COORDINATOR]
+    fhir_body(post(gp, referral_bundle()), 201)
+    referral = Referral.objects.get()
+    first = world.locations[0].capacities.get(product__code="elv_hoog")
+    first.available = 3
+    first.save()
+    second = world.other_location.capacities.get()
+    services.referral_step(referral=referral, target=State.SEARCHING, by=desk)
+    services.offer_create(referral=referral, capacity=first, by=desk)
+    offer = services.offer_create(referral=referral, capacity=second, by=desk)
+    api = token_client(gp)
+    current = fhir_body(api.get(f"{FHIR}/Task/{referral.pk}"))
+    assert (current["status"], current["businessStatus"]["coding"][0]["code"]) == ("in-progress", "offered")
+    assert "owner" not in current
+
+    services.offer_accept(offer=offer, by=world.other_planner)
+
+    current = fhir_body(api.get(f"{FHIR}/Task/{referral.pk}"))
+    assert current["businessStatus"]["coding"][0]["code"] == "accepted"
+    assert current["owner"]["reference"] == f"Organization/{world.other_provider.pk}"
+    assert current["output"][0]["valueReference"]["reference"] == f"Location/{world.other_location.pk}"
+
+
 # --- Idempotency ------------------------------------------------------------------------------
 
 

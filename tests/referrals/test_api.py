@@ -386,12 +386,35 @@ def test_an_offer_without_a_free_bed_is_a_409(desk, searching):
     assert not Offer.objects.exists()
 
 
-def test_a_second_offer_while_one_is_open_is_a_409(desk, offer):
+def test_a_second_offer_to_another_location_holds_a_second_bed(desk, offer):
     response = api(desk.coordinator).post(
         referral_url(offer.referral_id, "offers"), {"capacity": desk.other_capacity.pk}, format="json"
     )
 
-    assert_error(response, 409, "illegal_transition")
+    assert response.status_code == 201
+    assert Offer.objects.filter(state="open").count() == 2
+    assert counts(desk.other_capacity) == (5, 2, 1)
+
+
+def test_a_second_offer_to_the_same_location_is_a_409(desk, offer):
+    desk.capacity.available = 3
+    desk.capacity.save()
+    response = api(desk.coordinator).post(
+        referral_url(offer.referral_id, "offers"), {"capacity": desk.capacity.pk}, format="json"
+    )
+
+    assert_error(response, 409, "offer_open_here")
+    assert Offer.objects.count() == 1
+
+
+def test_an_offer_beyond_the_regions_parallel_limit_is_a_409(desk, offer):
+    desk.region.max_parallel_offers = 1
+    desk.region.save(update_fields=["max_parallel_offers"])
+    response = api(desk.coordinator).post(
+        referral_url(offer.referral_id, "offers"), {"capacity": desk.other_capacity.pk}, format="json"
+    )
+
+    assert_error(response, 409, "too_many_offers")
     assert Offer.objects.count() == 1
     assert counts(desk.other_capacity) == (5, 2, 0)
 
@@ -592,16 +615,17 @@ def test_offer_and_acceptance_cost_a_fixed_number_of_queries(desk, searching, dj
     coordinator, planner = token_api(desk.coordinator), token_api(desk.planner)
 
     # Token with user and organisation, referral, bed count; in the transaction: referral and bed
-    # location still active (shared lock), count locked, count, history, offer, event, referral
-    # state, planners, their notification; then the access log. (In tests the transaction's BEGIN
-    # and COMMIT are a savepoint's.)
-    with django_assert_num_queries(16):
+    # the locations with an open offer of it (parallel offers), location still active (shared lock),
+    # count locked, count, history, offer, event, referral state, planners, their notification; then
+    # the access log. (In tests the transaction's BEGIN and COMMIT are a savepoint's.)
+    with django_assert_num_queries(17):
         sent = coordinator.post(referral_url(searching.pk, "offers"), {"capacity": desk.capacity.pk}, format="json")
     assert sent.status_code == 201, sent.content
 
-    # Token, offer; in the transaction: offer, bed count and referral locked, count, history, offer,
-    # event, referral state, the referrer's notification; then the access log.
-    with django_assert_num_queries(14):
+    # Token, offer; in the transaction: the referral's live offers, bed count and referral locked,
+    # open offers sent meanwhile (none), count, history, offer, event, referral state, the referrer's
+    # notification; then the access log.
+    with django_assert_num_queries(15):
         accepted = planner.post(offer_url(sent.json()["id"], "accept"), {}, format="json")
     assert accepted.status_code == 200, accepted.content
     assert (accepted.json()["product"], accepted.json()["location_name"]) == ("elv_hoog", desk.location.name)
@@ -617,10 +641,10 @@ def test_an_offer_refused_for_want_of_a_bed_costs_a_fixed_number_of_queries(desk
     desk.capacity.save()
     coordinator = token_api(desk.coordinator)
 
-    # Token, referral, bed count; referral locked, location still active, bed count locked, rolled
-    # back; the access log. (In tests the rollback is a savepoint's: two statements where
-    # production sends one.)
-    with django_assert_num_queries(10):
+    # Token, referral, bed count; referral locked, its open offers, location still active, bed count
+    # locked, rolled back; the access log. (In tests the rollback is a savepoint's: two statements
+    # where production sends one.)
+    with django_assert_num_queries(11):
         response = coordinator.post(referral_url(searching.pk, "offers"), {"capacity": desk.capacity.pk}, format="json")
 
     assert_error(response, 409, "no_free_bed")

@@ -22,8 +22,8 @@ from elvdesk.errors import Conflict
 from providers import services as provider_services
 from providers.models import Location
 from referrals import services
-from referrals.models import Offer, OfferState, Referral, State
-from tests.factories import user_with_role
+from referrals.models import Notification, Offer, OfferState, Referral, State
+from tests.factories import CapacityFactory, LocationFactory, user_with_role
 from tests.referrals.conftest import form_post, referral_input
 
 RACERS = 20
@@ -257,8 +257,9 @@ def test_an_accept_that_waited_for_a_cancel_is_refused_and_the_hold_released_onc
 
     def pausing(referral_id):
         offers = lock_live_offers(referral_id)
-        cancel_holds_locks.set()
-        _wait_for_a_lock_waiter()
+        if not cancel_holds_locks.is_set():  # the cancel pauses; the accept takes the same locks after it
+            cancel_holds_locks.set()
+            _wait_for_a_lock_waiter()
         return offers
 
     monkeypatch.setattr(services, "_lock_live_offers", pausing)
@@ -433,3 +434,90 @@ def test_negative_control_without_the_shared_lock_a_location_is_deactivated_unde
     assert outcomes == {"offer": "ok", "deactivate": "ok"}
     assert not Location.objects.get(pk=desk.location.pk).is_active
     assert Offer.objects.filter(location=desk.location, state=OfferState.OPEN).count() == 1
+
+
+# --- Parallel offers: N providers accept at once (issue 17) ---------------------------------
+
+PARALLEL = 3
+
+
+def _parallel_offers(desk):
+    """A referral offered at once to PARALLEL locations of PARALLEL providers, each with a planner."""
+    referral = _searching_referrals(desk, 1)[0]
+    offers, planners = [], []
+    for _ in range(PARALLEL):
+        planner = user_with_role(Role.PROVIDER_STAFF, region=desk.region)
+        location = LocationFactory(organisation=planner.organisation, pc4="6411", insurers=["9015"])
+        capacity = CapacityFactory(location=location, product=desk.capacity.product, total=4, available=2)
+        offers.append(services.offer_create(referral=referral, capacity=capacity, by=desk.coordinator))
+        planners.append(planner)
+    return referral, offers, planners
+
+
+def _accept_all_at_once(offers, planners) -> list[str]:
+    barrier = threading.Barrier(len(offers), timeout=30)
+    outcomes, lock = [], threading.Lock()
+
+    def accept(offer, planner):
+        try:
+            barrier.wait()
+            services.offer_accept(offer=offer, by=planner)
+            result = "ok"
+        except Conflict as conflict:
+            result = conflict.code
+        except Exception as error:
+            result = f"error: {type(error).__name__}: {error}"
+        finally:
+            connections.close_all()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=accept, args=pair) for pair in zip(offers, planners, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def test_parallel_offers_accepted_at_once_book_exactly_one_bed_and_withdraw_the_others(desk):
+    referral, offers, planners = _parallel_offers(desk)
+
+    outcomes = _accept_all_at_once(offers, planners)
+
+    assert sorted(outcomes) == ["offer_answered"] * (PARALLEL - 1) + ["ok"]
+    states = [Offer.objects.get(pk=offer.pk).state for offer in offers]
+    assert sorted(states) == ["accepted"] + ["withdrawn"] * (PARALLEL - 1)
+    assert Referral.objects.get(pk=referral.pk).state == State.ACCEPTED
+    for offer, state in zip(offers, states, strict=True):
+        capacity = _assert_consistent(offer.capacity_id)
+        assert capacity.held == 0, "every hold released or booked"
+        assert capacity.available == (1 if state == "accepted" else 2)
+    withdrawn_planners = {planner.pk for planner, state in zip(planners, states, strict=True) if state == "withdrawn"}
+    told = set(Notification.objects.filter(referral=referral, kind="offer_withdrawn").values_list("user", flat=True))
+    assert told == withdrawn_planners
+
+
+def test_negative_control_without_the_referrals_offer_locks_parallel_accepts_book_several_beds(desk, monkeypatch):
+    """Each accept locks only its own offer and reads the referral without a lock (as a single
+    offer's accept could): all see "offered", all book, the patient holds PARALLEL beds. The
+    accepts are made to overlap: each waits, having read the referral, until all have read it."""
+    referral, offers, planners = _parallel_offers(desk)
+    all_have_read = threading.Barrier(PARALLEL, timeout=30)
+
+    def own_offer_only(offer):
+        return Offer.objects.select_for_update(of=("self",)).select_related("location", "product").get(pk=offer.pk), []
+
+    def unlocked_referral(offer):
+        row = Referral.objects.select_related("referred_by").get(pk=offer.referral_id)
+        all_have_read.wait()
+        return row
+
+    monkeypatch.setattr(services, "_lock_open_offer", own_offer_only)
+    monkeypatch.setattr(services, "_lock_answered_referral", unlocked_referral)
+    monkeypatch.setattr(services, "_withdraw_siblings", lambda offer, siblings: [])
+
+    outcomes = _accept_all_at_once(offers, planners)
+
+    assert outcomes.count("ok") > 1
+    assert Offer.objects.filter(referral=referral, state="accepted").count() > 1, "one patient, several beds"

@@ -634,7 +634,11 @@ def test_the_coordinator_sends_an_offer_from_the_suggestions(desk, searching):
     assert searching.state == State.OFFERED
     after = html(client.get(detail_url(searching)))
     assert "Offer sent to" in after
-    assert 'name="capacity"' not in after, "no second offer while one is open"
+    assert f'name="capacity" value="{desk.capacity.pk}"' not in after, "not twice to one location"
+    assert f'name="capacity" value="{desk.other_capacity.pk}"' in after, "a parallel offer elsewhere"
+    desk.region.max_parallel_offers = 1
+    desk.region.save(update_fields=["max_parallel_offers"])
+    assert 'name="capacity"' not in html(client.get(detail_url(searching))), "no more than the region allows"
 
 
 def test_an_offer_for_a_capacity_without_a_free_bed_is_a_conflict(desk, searching):

@@ -29,6 +29,7 @@ EXPECTED_STEPS = {
     ("submitted", "start_search"): ("searching", {DESK, SYSTEM} | REFERRERS),
     ("triage", "start_search"): ("searching", {DESK}),
     ("searching", "send_offer"): ("offered", {DESK} | REFERRERS),
+    ("offered", "send_offer"): ("offered", {DESK} | REFERRERS),  # parallel offers (issue 17)
     ("offered", "withdraw_offer"): ("searching", {DESK}),
     ("offered", "decline_offer"): ("searching", {PROVIDER}),
     ("offered", "expire_offer"): ("searching", {SYSTEM}),
