@@ -60,6 +60,10 @@ class RegionSettingsForm(forms.Form):
     )
     triage_sla_minutes = _whole_number("triage_sla_minutes")
     urgent_placement_hours = _whole_number("urgent_placement_hours")
+    search_limit_hours = _whole_number(
+        "search_limit_hours",
+        help_text=_("The desk is told, with the beds that came free meanwhile, when a referral waits longer."),
+    )
     self_service_offers = forms.ChoiceField(
         label=_label("self_service_offers"), choices=SelfServiceOffers.choices, widget=forms.RadioSelect
     )

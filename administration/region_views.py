@@ -31,6 +31,7 @@ def _settings_rows(region: Region) -> list[tuple[str, str]]:
         (label("max_parallel_offers"), str(region.max_parallel_offers)),
         (label("triage_sla_minutes"), str(region.triage_sla_minutes)),
         (label("urgent_placement_hours"), str(region.urgent_placement_hours)),
+        (label("search_limit_hours"), str(region.search_limit_hours)),
         (label("self_service_offers"), region.get_self_service_offers_display()),
         (_("Office hours"), f"{region.office_hours_start:%H:%M}–{region.office_hours_end:%H:%M}"),
         (label("retention_days"), str(region.retention_days)),

@@ -21,7 +21,7 @@ from providers.models import Region
 from providers.reachability import unreachable_location_ids
 from referrals import models as referral_models
 from referrals.matching import Suggestion, rank_referrals
-from referrals.models import OPEN_STATES, Offer, OfferState, Referral, State, Urgency
+from referrals.models import OPEN_STATES, BedProposal, Offer, OfferState, Referral, State, Urgency
 from referrals.selectors import referrals_visible_to
 
 BOARD_COLUMN_LIMIT = 12  # cards per state; the rest is one click away in the referral list
@@ -114,9 +114,33 @@ def offer_suggestions(referrals: list[Referral], region: Region, now: datetime) 
     """The best location to offer each searching referral: the first of the referral page's
     ranking (`referrals.matching.rank_referrals`, the one ranking function). `referrals` must have
     `care_needs` prefetched."""
+    return {
+        referral_id: options[0] for referral_id, options in offer_options(referrals, region, now).items() if options
+    }
+
+
+def offer_options(referrals: list[Referral], region: Region, now: datetime) -> dict[int, list[Suggestion]]:
     searching = [r for r in referrals if r.state == State.SEARCHING]
-    ranked = rank_referrals(searching, region=region, now=now)
-    return {referral_id: options[0] for referral_id, options in ranked.items() if options}
+    return rank_referrals(searching, region=region, now=now)
+
+
+FREED_RECENTLY = timedelta(hours=1)
+
+
+def came_free(options: dict[int, list[Suggestion]], now: datetime) -> dict[int, list[Suggestion]]:
+    """Per searching card, the beds that came free for it in the last hour (referrals/proposals.py)
+    and still fit and are free: the desk keeps looking. One query."""
+    if not options:
+        return {}
+    proposed = set(
+        BedProposal.objects.filter(referral_id__in=options, created_at__gte=now - FREED_RECENTLY).values_list(
+            "referral_id", "capacity_id"
+        )
+    )
+    return {
+        referral_id: [s for s in ranked if (referral_id, s.capacity.pk) in proposed]
+        for referral_id, ranked in options.items()
+    }
 
 
 # --- The board ----------------------------------------------------------------------------------
@@ -201,12 +225,14 @@ def regional_board(
         .filter(board_rank__lte=BOARD_COLUMN_LIMIT)
         .prefetch_related(*prefetches)
     )
-    suggestions = offer_suggestions(cards, region, now)
+    options = offer_options(cards, region, now)
+    freed = came_free(options, now)
     for card in cards:
         card.sla = referral_sla(card, region, now)
         card.waiting = format_duration(now - card.created_at)
         card.in_state_for = format_duration(now - card.state_changed_at)
-        card.suggestion = suggestions.get(card.pk)
+        card.suggestion = next(iter(options.get(card.pk, [])), None)
+        card.came_free = freed.get(card.pk, [])
         card.current_offer = next(iter(card.current_offers), None)
         card.suggestion_unreachable = (
             card.suggestion is not None and card.suggestion.capacity.location_id in unreachable_ids

@@ -7,6 +7,7 @@ so a workflow step, an escalation or a bed count shows on the very next request:
 - the open referrals of the region (how many, which, when their state last changed: every
   workflow step, offer and answer changes a referral's state),
 - the open escalations of the region,
+- the newest bed proposal of the region (a bed that came free for a searching referral),
 - the region's bed counts (`region_counts_version`), which decide the suggested location,
 - the poll interval the time falls in, because the SLA texts and waiting times move with the
   clock; edits outside the workflow (the admin) show within that interval too,
@@ -27,7 +28,7 @@ from beds.selectors import region_counts_sql
 from cockpit.board import regional_board
 from elvdesk.fragments import shared_fragment
 from providers.models import Region
-from referrals.models import OPEN_STATES, Escalation, Referral
+from referrals.models import OPEN_STATES, BedProposal, Escalation, Referral
 
 COLUMNS_TEMPLATE = "cockpit/board.html#columns"
 
@@ -42,19 +43,21 @@ class BoardColumns:
 def board_version(*, region: Region) -> str:
     """One statement (it runs on every board request): the region's open referrals, its open
     escalations and its bed counts."""
-    referral, escalation = Referral._meta.db_table, Escalation._meta.db_table
+    referral, escalation, proposal = (model._meta.db_table for model in (Referral, Escalation, BedProposal))
     states = ", ".join(["%s"] * len(OPEN_STATES))
     counts_sql, counts_params = region_counts_sql(region=region)
     sql = (
-        "SELECT r.*, e.*, c.* FROM"  # nosec B608: table names come from the models
+        "SELECT r.*, e.*, p.*, c.* FROM"  # nosec B608: table names come from the models
         f" (SELECT count(id) AS n, sum(id) AS ids, max(state_changed_at) AS changed FROM {referral}"
         f"  WHERE region_id = %s AND state IN ({states})) r,"
         f" (SELECT count(x.id) AS n, sum(x.id) AS ids FROM {escalation} x JOIN {referral} y ON y.id = x.referral_id"
         "  WHERE y.region_id = %s AND x.resolved_at IS NULL) e,"
+        f" (SELECT max(p.id) AS newest FROM {proposal} p JOIN {referral} z ON z.id = p.referral_id"
+        "  WHERE z.region_id = %s) p,"
         f" ({counts_sql}) c"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [region.pk, *OPEN_STATES, region.pk, *counts_params])
+        cursor.execute(sql, [region.pk, *OPEN_STATES, region.pk, region.pk, *counts_params])
         return "|".join(map(str, cursor.fetchone()))
 
 

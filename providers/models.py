@@ -86,6 +86,9 @@ class Region(models.Model):
     stale_after_hours = models.PositiveSmallIntegerField(_("bed counts are stale after (hours)"), default=12)
     offer_expiry_minutes = models.PositiveSmallIntegerField(_("offer expires after (minutes)"), default=30)
     max_parallel_offers = models.PositiveSmallIntegerField(_("offers to different locations at once"), default=3)
+    search_limit_hours = models.PositiveSmallIntegerField(
+        _("escalate a referral searching longer than (hours)"), default=8
+    )
     triage_sla_minutes = models.PositiveSmallIntegerField(_("triage within (minutes)"), default=15)
     urgent_placement_hours = models.PositiveSmallIntegerField(_("urgent placement within (hours)"), default=4)
     overview_times = models.CharField(

@@ -33,6 +33,7 @@ LIMITS = {
     "max_parallel_offers": (1, 5),
     "triage_sla_minutes": (5, 1440),
     "urgent_placement_hours": (1, 168),
+    "search_limit_hours": (1, 168),
     "retention_days": (RETENTION_DAYS_MIN, RETENTION_DAYS_MAX),
 }
 SCALAR_FIELDS = [
@@ -42,6 +43,7 @@ SCALAR_FIELDS = [
     "max_parallel_offers",
     "triage_sla_minutes",
     "urgent_placement_hours",
+    "search_limit_hours",
     "self_service_offers",
     "office_hours_start",
     "office_hours_end",

@@ -8,7 +8,10 @@ A periodic job (`escalations_update`) raises what is due and resolves what is no
 - urgent_unplaced: urgency today / within 24 h and no bed booked within the region's
   urgent_placement_hours → the desk, with the free beds of neighbouring regions as a hint;
 - discharge_tomorrow: a planned discharge (urgency planned) due tomorrow or earlier and no bed
-  yet → the referrer (transfer nurse) and the desk.
+  yet → the referrer (transfer nurse) and the desk;
+- waiting_long: still searching longer than the region's search_limit_hours after it was
+  submitted (today / within 24 h; planned ones have discharge_tomorrow) → the desk, with the beds
+  that came free meanwhile and fitted it (referrals/proposals.py), so nobody waits unseen.
 
 Each cause is recorded once while open (partial unique constraints; an unanswered offer once
 ever), so a second or concurrent run raises nothing and notifies nobody twice.
@@ -26,6 +29,7 @@ from beds.models import Capacity
 from providers.models import Region
 from referrals import notifications
 from referrals.models import Escalation, EscalationKind, Offer, OfferState, Referral, State, Urgency
+from referrals.proposals import freed_meanwhile
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,7 @@ NOTIFICATION_KIND = {
     EscalationKind.UNTRIAGED: notifications.Kind.ESCALATION_UNTRIAGED,
     EscalationKind.URGENT_UNPLACED: notifications.Kind.ESCALATION_URGENT_UNPLACED,
     EscalationKind.DISCHARGE_TOMORROW: notifications.Kind.ESCALATION_DISCHARGE_TOMORROW,
+    EscalationKind.WAITING_LONG: notifications.Kind.ESCALATION_WAITING_LONG,
 }
 
 
@@ -131,6 +136,15 @@ def _raise_for_region(region: Region, *, now: datetime) -> int:
         details = {"planned_date": referral.planned_date.isoformat()}
         raised += _raise(referral, EscalationKind.DISCHARGE_TOMORROW, now=now, details=details, users=users)
 
+    waiting = (
+        referrals.filter(state=State.SEARCHING, created_at__lte=now - timedelta(hours=region.search_limit_hours))
+        .exclude(urgency=Urgency.PLANNED)  # planned ones have discharge_tomorrow
+        .exclude(Exists(_open(EscalationKind.WAITING_LONG)))
+    )
+    for referral in waiting[:BATCH]:
+        details = {"freed_beds": freed_meanwhile(referral)}
+        raised += _raise(referral, EscalationKind.WAITING_LONG, now=now, details=details, users=desk_users())
+
     escalated = Escalation.objects.filter(offer=OuterRef("pk"))
     unanswered = (
         Offer.objects.filter(referral__region=region, state=OfferState.EXPIRED, referral__state=State.SEARCHING)
@@ -153,6 +167,7 @@ def escalations_resolve(*, now: datetime | None = None) -> int:
         | Q(kind=EscalationKind.OFFER_UNANSWERED) & ~Q(referral__state=State.SEARCHING)
         | Q(kind=EscalationKind.URGENT_UNPLACED)
         & (~Q(referral__state__in=UNPLACED_STATES) | ~Q(referral__urgency__in=URGENT))
+        | Q(kind=EscalationKind.WAITING_LONG) & ~Q(referral__state__in=UNPLACED_STATES)
         | Q(kind=EscalationKind.DISCHARGE_TOMORROW)
         & (
             ~Q(referral__state__in=UNPLACED_STATES)

@@ -343,6 +343,7 @@ class EscalationKind(models.TextChoices):
     OFFER_UNANSWERED = "offer_unanswered", _("Offer not answered in time")
     URGENT_UNPLACED = "urgent_unplaced", _("Urgent referral still without a bed")
     DISCHARGE_TOMORROW = "discharge_tomorrow", _("Planned discharge tomorrow, no bed yet")
+    WAITING_LONG = "waiting_long", _("Searching longer than the region's limit")
 
 
 class Escalation(models.Model):
@@ -380,3 +381,25 @@ class Escalation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class BedProposal(models.Model):
+    """A bed that came free and fits a referral still searching (referrals/proposals.py): shown to
+    the desk on the board and, in self-service hours, told to the referrer. One row per referral
+    and freeing change, so a second run of the job proposes nothing twice."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="proposals")
+    capacity = models.ForeignKey("beds.Capacity", on_delete=models.CASCADE, related_name="+")
+    freed_by = models.ForeignKey("beds.CapacityChange", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("bed proposal")
+        verbose_name_plural = _("bed proposals")
+        constraints = [
+            models.UniqueConstraint(fields=["referral", "freed_by"], name="bed_proposal_once_per_change"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.referral_id} ← {self.capacity_id}"

@@ -21,6 +21,9 @@ class Kind:
     ESCALATION_UNTRIAGED = "escalation_untriaged"
     ESCALATION_URGENT_UNPLACED = "escalation_urgent_unplaced"
     ESCALATION_DISCHARGE_TOMORROW = "escalation_discharge_tomorrow"
+    ESCALATION_WAITING_LONG = "escalation_waiting_long"
+    # A bed came free that fits a searching referral (referrals/proposals.py).
+    BED_PROPOSED = "bed_proposed"
     # Nobody at the provider heard an offer or a cancelled booking: the desk phones them.
     PROVIDER_UNREACHABLE = "provider_unreachable"
 

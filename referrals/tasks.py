@@ -72,6 +72,15 @@ def update_escalations() -> dict:
     return escalations_update()
 
 
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=100)
+def propose_freed_beds() -> dict:
+    """The desk keeps looking: beds that came free, proposed to the referrals they fit
+    (referrals/proposals.py). Safe to repeat."""
+    from referrals.proposals import proposals_update
+
+    return proposals_update()
+
+
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=540)
 def pseudonymise_closed_referrals() -> dict:
     """Retention: pseudonymise patients whose referrals closed longer ago than the region's

@@ -52,6 +52,7 @@ def valid_post(region: Region, **changes) -> dict:
         "max_parallel_offers": 3,
         "triage_sla_minutes": 15,
         "urgent_placement_hours": 4,
+        "search_limit_hours": 8,
         "self_service_offers": SelfServiceOffers.OUTSIDE_OFFICE_HOURS,
         "office_hours_start": "08:00",
         "office_hours_end": "17:00",

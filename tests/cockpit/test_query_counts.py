@@ -21,7 +21,7 @@ KPIS = reverse("cockpit:kpis")
 # The board's "Cannot be reached" panel (issue 16) adds two queries to every request, cached or
 # not: the locations without a planner (also the cards' flags and part of the cache key) and the
 # open contact problems. It is read outside the cached columns so it is never stale.
-BOARD_QUERIES = 20  # laag-and-hoog as its own small query (was two EXISTS over the country)
+BOARD_QUERIES = 21  # laag-and-hoog as its own small query (was two EXISTS over the country); beds that came free
 BOARD_QUERIES_CACHED = 9  # the columns from the cache: the fingerprint, the panel and the access log remain
 CAPACITY_QUERIES = 7
 KPI_QUERIES = 19
