@@ -52,6 +52,7 @@ def navigation(request):
         (role in BED_FINDER_ROLES, "beds:overview", _("Available beds"), ()),
         (role in REFERRAL_ROLES, "referrals:index", _referrals_label(role), ()),
         (role == Role.COORDINATOR, "referrals:escalations", _("Escalations"), ()),
+        (role in (Role.COORDINATOR, Role.TRANSFER_NURSE), "referrals:klikmoment", _("Klikmoment"), ()),
         (role in REFERRER_ROLES, "referrals:new", _("Refer a patient"), ()),
         (role == Role.COORDINATOR, "cockpit:board", _("Regional board"), ()),
         (role in (Role.COORDINATOR, Role.ANALYST), "cockpit:capacity", _("Capacity"), ()),

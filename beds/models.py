@@ -7,7 +7,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-COUNT_FIELDS = ("total", "available", "held", "expected_24h", "expected_72h")
+COUNT_FIELDS = ("total", "available", "held", "expected_24h", "expected_72h", "reserved")
 
 
 class Capacity(models.Model):
@@ -28,6 +28,9 @@ class Capacity(models.Model):
     held = models.PositiveIntegerField(_("held by offers"), default=0)
     expected_24h = models.PositiveIntegerField(_("expected free within 24 h"), default=0)
     expected_72h = models.PositiveIntegerField(_("expected free within 72 h"), default=0)
+    # Planned admissions booked for a later day (referrals/reservations.py): not taken off
+    # `available` until their day, so "free now" stays true; set only by the reservation services.
+    reserved = models.PositiveIntegerField(_("reserved for planned admissions"), default=0)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -62,6 +65,16 @@ class Capacity(models.Model):
     def free(self) -> int:
         """Beds that can still be offered."""
         return self.available - self.held
+
+    def expected_by(self, day, *, today) -> int:
+        """Beds the provider expects free by `day`: the 24-hour forecast for tomorrow, the 72-hour
+        one (the furthest it gives) for later days."""
+        return self.expected_24h if (day - today).days <= 1 else self.expected_72h
+
+    def reservable(self, day, *, today) -> int:
+        """Beds that can still be reserved for an admission on `day`: free now plus expected by
+        then, minus every reservation not yet taken (conservatively, whatever its day)."""
+        return self.free + self.expected_by(day, today=today) - self.reserved
 
     def is_stale(self, *, stale_after_hours: int, now=None) -> bool:
         if self.confirmed_at is None:
@@ -98,6 +111,7 @@ class ChangeSource(models.TextChoices):
     OFFER = "offer", _("Offer")
     BOOKING = "booking", _("Booking")
     DISCHARGE = "discharge", _("Discharge")
+    RESERVATION = "reservation", _("Reservation for a planned admission")
     CONFIRM = "confirm", _("Confirmed unchanged")
     ADMIN = "admin", _("Administration")
 

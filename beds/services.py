@@ -74,7 +74,7 @@ def _set_counts(
     administrator's contract change), so a stale count stays stale."""
     before = capacity.snapshot()
     for name, value in counts.items():
-        if name not in COUNT_FIELDS or name == "held":
+        if name not in COUNT_FIELDS or name in ("held", "reserved"):
             raise ValueError(f"{name} cannot be set directly")
         setattr(capacity, name, value)
     capacity.clean()
@@ -262,4 +262,48 @@ def capacity_free_bed(*, capacity_id: int, by: User | None, source: str = Change
     before = capacity.snapshot()
     capacity.available = min(capacity.available + 1, capacity.total)
     _save(capacity, before=before, by=by, source=source, fields=["available"])
+    return capacity
+
+
+# Reservations for planned admissions (referrals/reservations.py): inside the caller's transaction.
+
+
+def capacity_reserve(*, capacity_id: int, by: User | None) -> Capacity:
+    """An accepted offer for a later day: counted as reserved, nothing taken off `available` yet."""
+    with transaction.atomic(savepoint=False):
+        capacity = _locked(capacity_id)
+        before = capacity.snapshot()
+        capacity.reserved += 1
+        _save(capacity, before=before, by=by, source=ChangeSource.RESERVATION, fields=["reserved"])
+    return capacity
+
+
+def capacity_unreserve(*, capacity_id: int, by: User | None) -> Capacity:
+    """A reservation ended before its day (cancelled, no-show)."""
+    with transaction.atomic(savepoint=False):
+        capacity = _locked(capacity_id)
+        if capacity.reserved >= 1:
+            before = capacity.snapshot()
+            capacity.reserved -= 1
+            _save(capacity, before=before, by=by, source=ChangeSource.RESERVATION, fields=["reserved"])
+    return capacity
+
+
+def capacity_take_reserved(*, capacity_id: int, by: User | None, force: bool = False) -> Capacity:
+    """The reservation's day: the reserved bed becomes an occupied one (one bed less free). Raises
+    NoFreeBed when no bed is free. `force`: the patient is there (admission recorded), so the
+    reservation ends even if the count shows no free bed; the planner's next count corrects it."""
+    with transaction.atomic(savepoint=False):
+        capacity = _locked(capacity_id)
+        can_take = capacity.free >= 1
+        if can_take or force:
+            before = capacity.snapshot()
+            capacity.reserved = max(capacity.reserved - 1, 0)
+            fields = ["reserved"]
+            if can_take:
+                capacity.available -= 1
+                fields.append("available")
+            _save(capacity, before=before, by=by, source=ChangeSource.RESERVATION, fields=fields)
+    if not (can_take or force):
+        raise NoFreeBed()
     return capacity

@@ -224,6 +224,7 @@ CELERY_BEAT_SCHEDULE = {
     # Background operations (docs/architecture.md §5). Region-specific times (overview_times, thresholds)
     # are data, so these jobs run often and each decides per region what is due (Europe/Amsterdam).
     "propose-freed-beds": {"task": "referrals.tasks.propose_freed_beds", "schedule": 60.0},
+    "take-reserved-beds": {"task": "referrals.tasks.take_reserved_beds", "schedule": 300.0},
     "escalations": {"task": "referrals.tasks.update_escalations", "schedule": 60.0},
     "create-due-bed-overviews": {"task": "beds.tasks.create_due_bed_overviews", "schedule": 120.0},
     "send-pending-bed-emails": {"task": "beds.tasks.send_pending_bed_emails", "schedule": 120.0},

@@ -37,6 +37,7 @@ class CountsAt:
     expected_24h: int
     expected_72h: int
     confirmed_at: datetime | None
+    reserved: int = 0  # planned admissions booked for a later day (not in available)
 
     @property
     def free(self) -> int:
@@ -85,7 +86,8 @@ def capacities_at(capacities: QuerySet, *, at: datetime | None = None) -> list[C
                 product_id=capacity.product_id,
                 confirmed_at=confirmed_at,
                 **{
-                    name: counts.get(name, 0) for name in ("total", "available", "held", "expected_24h", "expected_72h")
+                    name: counts.get(name, 0)
+                    for name in ("total", "available", "held", "expected_24h", "expected_72h", "reserved")
                 },
             )
         )

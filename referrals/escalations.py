@@ -11,7 +11,10 @@ A periodic job (`escalations_update`) raises what is due and resolves what is no
   yet → the referrer (transfer nurse) and the desk;
 - waiting_long: still searching longer than the region's search_limit_hours after it was
   submitted (today / within 24 h; planned ones have discharge_tomorrow) → the desk, with the beds
-  that came free meanwhile and fitted it (referrals/proposals.py), so nobody waits unseen.
+  that came free meanwhile and fitted it (referrals/proposals.py), so nobody waits unseen;
+- reservation_at_risk: a planned admission's reserved bed due by tomorrow that the provider's free
+  (and, for tomorrow, expected) beds do not cover, or that could not be taken on its day
+  (referrals/reservations.py) → the desk and the referrer, a day ahead where possible.
 
 Each cause is recorded once while open (partial unique constraints; an unanswered offer once
 ever), so a second or concurrent run raises nothing and notifies nobody twice.
@@ -30,6 +33,7 @@ from providers.models import Region
 from referrals import notifications
 from referrals.models import Escalation, EscalationKind, Offer, OfferState, Referral, State, Urgency
 from referrals.proposals import freed_meanwhile
+from referrals.reservations import reservations_at_risk
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +48,7 @@ NOTIFICATION_KIND = {
     EscalationKind.URGENT_UNPLACED: notifications.Kind.ESCALATION_URGENT_UNPLACED,
     EscalationKind.DISCHARGE_TOMORROW: notifications.Kind.ESCALATION_DISCHARGE_TOMORROW,
     EscalationKind.WAITING_LONG: notifications.Kind.ESCALATION_WAITING_LONG,
+    EscalationKind.RESERVATION_AT_RISK: notifications.Kind.ESCALATION_RESERVATION_AT_RISK,
 }
 
 
@@ -145,6 +150,18 @@ def _raise_for_region(region: Region, *, now: datetime) -> int:
         details = {"freed_beds": freed_meanwhile(referral)}
         raised += _raise(referral, EscalationKind.WAITING_LONG, now=now, details=details, users=desk_users())
 
+    at_risk_open = set(
+        Escalation.objects.filter(
+            referral__region=region, kind=EscalationKind.RESERVATION_AT_RISK, resolved_at__isnull=True
+        ).values_list("referral_id", flat=True)
+    )
+    for offer in reservations_at_risk(region=region, now=now):
+        if offer.referral_id in at_risk_open:
+            continue
+        details = {"location": offer.location.name, "for_date": offer.for_date.isoformat()}
+        users = {offer.referral.referred_by, *desk_users()}
+        raised += _raise(offer.referral, EscalationKind.RESERVATION_AT_RISK, now=now, details=details, users=users)
+
     escalated = Escalation.objects.filter(offer=OuterRef("pk"))
     unanswered = (
         Offer.objects.filter(referral__region=region, state=OfferState.EXPIRED, referral__state=State.SEARCHING)
@@ -162,12 +179,16 @@ def escalations_resolve(*, now: datetime | None = None) -> int:
     """Close every open escalation whose cause is gone. Conditional updates: safe to repeat."""
     now = now or timezone.now()
     open_escalations = Escalation.objects.filter(resolved_at__isnull=True)
+    bed_taken = Offer.objects.filter(
+        referral=OuterRef("referral"), state=OfferState.ACCEPTED, for_date__isnull=False, taken_at__isnull=False
+    )
     gone = (
         Q(kind=EscalationKind.UNTRIAGED) & ~Q(referral__state=State.SUBMITTED)
         | Q(kind=EscalationKind.OFFER_UNANSWERED) & ~Q(referral__state=State.SEARCHING)
         | Q(kind=EscalationKind.URGENT_UNPLACED)
         & (~Q(referral__state__in=UNPLACED_STATES) | ~Q(referral__urgency__in=URGENT))
         | Q(kind=EscalationKind.WAITING_LONG) & ~Q(referral__state__in=UNPLACED_STATES)
+        | Q(kind=EscalationKind.RESERVATION_AT_RISK) & (~Q(referral__state=State.ACCEPTED) | Q(Exists(bed_taken)))
         | Q(kind=EscalationKind.DISCHARGE_TOMORROW)
         & (
             ~Q(referral__state__in=UNPLACED_STATES)

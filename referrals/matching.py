@@ -3,11 +3,12 @@
 import hashlib
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core.cache import cache
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.timesince import timesince
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from elvdesk.numbers import format_number
 from providers.geo import distance_between
 from providers.models import Location, PostcodeArea, Region
 from referrals.models import DeclineReason, Offer, OfferState, Referral, Urgency
+from referrals.reservations import reservation_day
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Suggestion:
     stale: bool = False
     laag_and_hoog: bool = False
     preferred: bool = False
+    for_date: date | None = None  # a reservation for a planned admission on a later day
+    beds: int = 0  # free now, or reservable by `for_date`
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -112,8 +116,9 @@ def rank_referrals(referrals: list[Referral], *, region: Region, now: datetime) 
             location__organisation__region=region,
             location__is_active=True,
             product_id__in=products,
-            available__gt=F("held"),
         )
+        # A bed free now, or (for a planned admission on a later day) one expected by then.
+        .filter(Q(available__gt=F("held")) | Q(expected_24h__gt=0) | Q(expected_72h__gt=0))
         .select_related("location", "location__organisation", "product")
         .prefetch_related("location__features", "location__contracted_insurers")
     )
@@ -139,7 +144,9 @@ def rank_referrals(referrals: list[Referral], *, region: Region, now: datetime) 
         )
     }
     ranked = {}
+    today = timezone.localdate(now)
     for referral in referrals:
+        day = reservation_day(referral, now=now)
         needs = {need.pk for need in referral.care_needs.all()}
         origin = areas.get(referral.patient.postcode[:4])
         options = []
@@ -148,7 +155,8 @@ def rank_referrals(referrals: list[Referral], *, region: Region, now: datetime) 
             if capacity.product_id != referral.product_id or (referral.pk, location.pk) in excluded:
                 continue
             features, insurers, stale = facts[capacity.pk]
-            if not needs <= features or not _admission_possible(location, referral, now):
+            beds = capacity.free if day is None else capacity.reservable(day, today=today)
+            if beds < 1 or not needs <= features or not _admission_possible(location, referral, now):
                 continue
             capacity.stale = stale
             options.append(
@@ -164,6 +172,8 @@ def rank_referrals(referrals: list[Referral], *, region: Region, now: datetime) 
                     stale=stale,
                     laag_and_hoog=location.pk in both,
                     preferred=location.pk == referral.preferred_location_id,
+                    for_date=day,
+                    beds=beds,
                 )
             )
         options.sort(key=Suggestion.rank)
@@ -190,7 +200,19 @@ def _explain(suggestion: Suggestion, referral: Referral, now) -> None:
     reasons, warnings = suggestion.reasons, suggestion.warnings
     if suggestion.preferred:
         reasons.append(_("Chosen by the referrer on the bed overview"))
-    reasons.append(_("%(free)s free %(product)s bed(s)") % {"free": capacity.free, "product": capacity.product.name})
+    if suggestion.for_date is None:
+        reasons.append(
+            _("%(free)s free %(product)s bed(s)") % {"free": capacity.free, "product": capacity.product.name}
+        )
+    else:
+        reasons.append(
+            _("%(beds)s %(product)s bed(s) free or expected by %(day)s: reserved for that day, none held now")
+            % {
+                "beds": suggestion.beds,
+                "product": capacity.product.name,
+                "day": date_format(suggestion.for_date, "j F"),
+            }
+        )
     if referral.patient.insurer_id is None:
         warnings.append(_("Insurer of the patient unknown: check the contract."))
     elif suggestion.contracted:

@@ -219,6 +219,10 @@ class Offer(models.Model):
     decline_reason = models.CharField(_("decline reason"), max_length=20, choices=DeclineReason.choices, blank=True)
     decline_text = models.TextField(_("explanation"), blank=True)
     admission_at = models.DateTimeField(_("expected admission"), null=True, blank=True)
+    # A planned admission on a later day: the offer asks for a reservation against the beds the
+    # provider expects by then and holds no bed today; accepted, the bed is taken on that day.
+    for_date = models.DateField(_("reserved for"), null=True, blank=True)
+    taken_at = models.DateTimeField(_("bed taken at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -344,6 +348,7 @@ class EscalationKind(models.TextChoices):
     URGENT_UNPLACED = "urgent_unplaced", _("Urgent referral still without a bed")
     DISCHARGE_TOMORROW = "discharge_tomorrow", _("Planned discharge tomorrow, no bed yet")
     WAITING_LONG = "waiting_long", _("Searching longer than the region's limit")
+    RESERVATION_AT_RISK = "reservation_at_risk", _("Reserved bed for a planned admission not free")
 
 
 class Escalation(models.Model):

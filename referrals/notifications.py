@@ -22,6 +22,7 @@ class Kind:
     ESCALATION_URGENT_UNPLACED = "escalation_urgent_unplaced"
     ESCALATION_DISCHARGE_TOMORROW = "escalation_discharge_tomorrow"
     ESCALATION_WAITING_LONG = "escalation_waiting_long"
+    ESCALATION_RESERVATION_AT_RISK = "escalation_reservation_at_risk"
     # A bed came free that fits a searching referral (referrals/proposals.py).
     BED_PROPOSED = "bed_proposed"
     # Nobody at the provider heard an offer or a cancelled booking: the desk phones them.

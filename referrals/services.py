@@ -1,10 +1,11 @@
 """Referral workflows that span several models: submit, offer, answer, admit, discharge."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -25,6 +26,7 @@ from referrals.models import (
     State,
     Stay,
 )
+from referrals.reservations import reservation_day
 from referrals.validation import referral_errors
 from referrals.workflow import STEP_ACTIONS, Action, referral_note, referral_transition
 
@@ -180,7 +182,8 @@ def _refuse_offers_sent_meanwhile(locked: Referral) -> None:
 
 
 def _close_offer(offer: Offer, *, state: str, by: User | None) -> None:
-    beds.capacity_release_hold(capacity_id=offer.capacity_id, by=by)
+    if offer.for_date is None:  # an offer for a later day holds no bed
+        beds.capacity_release_hold(capacity_id=offer.capacity_id, by=by)
     offer.state = state
     offer.answered_at = timezone.now()
     offer.answered_by = by
@@ -189,8 +192,12 @@ def _close_offer(offer: Offer, *, state: str, by: User | None) -> None:
 
 def _close_booking(offer: Offer, *, state: str, by: User | None) -> None:
     """The booked patient will not come: the bed goes back to the count. `answered_*` keep who
-    accepted; the referral's event says who ended the booking and why."""
-    beds.capacity_free_bed(capacity_id=offer.capacity_id, by=by, source=ChangeSource.BOOKING)
+    accepted; the referral's event says who ended the booking and why. A reservation whose day
+    has not come ends as a reservation: its bed was never taken."""
+    if offer.for_date is not None and offer.taken_at is None:
+        beds.capacity_unreserve(capacity_id=offer.capacity_id, by=by)
+    else:
+        beds.capacity_free_bed(capacity_id=offer.capacity_id, by=by, source=ChangeSource.BOOKING)
     offer.state = state
     offer.save(update_fields=["state"])
 
@@ -207,6 +214,15 @@ def _location_takes_patients(location_id: int) -> bool:
         sql = f"SELECT 1 FROM {table} WHERE id = %s AND is_active = %s{share}"  # nosec B608: model table name
         cursor.execute(sql, [location_id, True])
         return cursor.fetchone() is not None
+
+
+def _check_reservable(*, capacity_id: int, day: date, today: date) -> None:
+    capacity = Capacity.objects.select_for_update().get(pk=capacity_id)
+    if capacity.reservable(day, today=today) < 1:
+        raise Conflict(
+            _("No bed is free or expected at this location by %(day)s.") % {"day": date_format(day, "j F")},
+            code="no_expected_bed",
+        )
 
 
 class TooManyOffers(Conflict):
@@ -236,8 +252,12 @@ def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
         )
     if not _location_takes_patients(capacity.location_id):
         raise Conflict(_("This location no longer takes patients."), code="location_inactive")
-    beds.capacity_hold(capacity_id=capacity.pk, by=by)
     now = timezone.now()
+    for_date = reservation_day(referral, now=now)
+    if for_date is None:
+        beds.capacity_hold(capacity_id=capacity.pk, by=by)
+    else:
+        _check_reservable(capacity_id=capacity.pk, day=for_date, today=timezone.localdate(now))
     offer = Offer.objects.create(
         referral=referral,
         capacity=capacity,
@@ -246,6 +266,7 @@ def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
         created_by=by,
         created_at=now,
         expires_at=now + timedelta(minutes=referral.region.offer_expiry_minutes),
+        for_date=for_date,
     )
     referral_transition(
         referral=referral,
@@ -333,7 +354,10 @@ def offer_accept(*, offer: Offer, by: User, admission_at: datetime | None = None
         raise Conflict(_("This offer has expired; the bed is no longer held."), code="offer_expired")
     if siblings:
         beds.capacities_lock([offer.capacity_id, *(sibling.capacity_id for sibling in siblings)])
-    beds.capacity_book_held(capacity_id=offer.capacity_id, by=by)
+    if offer.for_date is None:
+        beds.capacity_book_held(capacity_id=offer.capacity_id, by=by)
+    else:
+        beds.capacity_reserve(capacity_id=offer.capacity_id, by=by)
     offer.state = OfferState.ACCEPTED
     offer.answered_at = timezone.now()
     offer.answered_by = by
@@ -430,12 +454,24 @@ def offer_no_show(*, referral: Referral, by: User, reason: str) -> Offer:
 
 @transaction.atomic
 def stay_admit(*, referral: Referral, by: User, admitted_at: datetime) -> Stay:
+    # The booking first (the order every step takes: offers, counts, referral), so the job that
+    # takes a reserved bed on its day and this admission do not both take it.
+    offer = (
+        Offer.objects.select_for_update(of=("self",))
+        .select_related("capacity", "location")
+        .filter(referral_id=referral.pk, state=OfferState.ACCEPTED)
+        .first()
+    )
     referral_transition(referral=referral, target=State.ADMITTED, by=by, actions=(Action.ADMIT,))
-    offer = referral.offers.select_related("capacity").get(state=OfferState.ACCEPTED)
     if admitted_at > timezone.now() + timedelta(minutes=5):
         raise ValidationError({"admitted_at": [_("Admission cannot be recorded in the future.")]})
     if admitted_at < offer.created_at - timedelta(days=1):
         raise ValidationError({"admitted_at": [_("Admission cannot be before the offer.")]})
+    if offer.for_date is not None and offer.taken_at is None:
+        # Admitted before the job took the reserved bed (early on its day): the patient is there.
+        beds.capacity_take_reserved(capacity_id=offer.capacity_id, by=by, force=True)
+        offer.taken_at = timezone.now()
+        offer.save(update_fields=["taken_at"])
     return Stay.objects.create(
         referral=referral, location=offer.location, capacity=offer.capacity, admitted_at=admitted_at
     )

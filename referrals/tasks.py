@@ -81,6 +81,15 @@ def propose_freed_beds() -> dict:
     return proposals_update()
 
 
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=100)
+def take_reserved_beds() -> dict:
+    """Planned admissions whose day has come: their reserved beds become occupied ones
+    (referrals/reservations.py). Safe to repeat."""
+    from referrals.reservations import reservations_take
+
+    return reservations_take()
+
+
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=540)
 def pseudonymise_closed_referrals() -> dict:
     """Retention: pseudonymise patients whose referrals closed longer ago than the region's

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from referrals import views
+from referrals import klikmoment_views, views
 
 app_name = "referrals"
 urlpatterns = [
@@ -17,4 +17,5 @@ urlpatterns = [
     path("offers/<int:pk>/decline/", views.offer_decline, name="offer_decline"),
     path("notifications/", views.notification_list, name="notifications"),
     path("escalations/", views.escalation_index, name="escalations"),
+    path("klikmoment/", klikmoment_views.klikmoment, name="klikmoment"),
 ]

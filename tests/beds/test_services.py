@@ -51,8 +51,8 @@ def test_capacity_update_appends_a_change_with_before_after_and_source(capacity,
     change = CapacityChange.objects.get(capacity=capacity)
     assert change.source == "api"
     assert change.changed_by == planner
-    assert change.before == {"total": 10, "available": 3, "held": 1, "expected_24h": 1, "expected_72h": 2}
-    assert change.after == {"total": 10, "available": 5, "held": 1, "expected_24h": 1, "expected_72h": 2}
+    assert change.before == {"total": 10, "available": 3, "held": 1, "expected_24h": 1, "expected_72h": 2, "reserved": 0}
+    assert change.after == {"total": 10, "available": 5, "held": 1, "expected_24h": 1, "expected_72h": 2, "reserved": 0}
 
 
 def test_every_write_appends_one_change_and_keeps_the_old_ones(capacity, planner):

@@ -103,6 +103,8 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("beds:reminder_confirm", "GET"): Route("GET", channel="public", obj="reminder_token", kwarg="token"),
     # (its POST works once, so a table walk cannot repeat it: tests/beds/test_stale_reminders.py covers it)
     ("referrals:escalations", "GET"): Route("GET", {DESK}),
+    # the planned discharges of the coming days: the desk its region, a transfer nurse her hospital's
+    ("referrals:klikmoment", "GET"): Route("GET", {DESK, NURSE}),
     # cockpit: the board shows patients (desk only); capacity and KPIs are aggregates (also analysts)
     ("cockpit:board", "GET"): Route("GET", {DESK}),
     ("cockpit:capacity", "GET"): Route("GET", {DESK, ANALYST}),
