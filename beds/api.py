@@ -26,6 +26,9 @@ class CapacityOutput(serializers.Serializer):
     free = serializers.IntegerField()
     expected_24h = serializers.IntegerField()
     expected_72h = serializers.IntegerField()
+    reserved = serializers.IntegerField(
+        help_text="Beds reserved for planned admissions on a later day; not yet taken off `available`."
+    )
     confirmed_at = serializers.DateTimeField(allow_null=True)
     stale = serializers.BooleanField()
     version = serializers.IntegerField()
