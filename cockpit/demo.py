@@ -194,7 +194,43 @@ def seed_cockpit_demo(*, region: Region | None = None, days: int = 30, seed: int
             Offer.objects.filter(pk=offer.pk).update(state=OfferState.ACCEPTED, answered_at=now - timedelta(minutes=90))
         if state != State.SUBMITTED:
             _state(referral, state, now - timedelta(minutes=minutes // 2))
+    created += _planned_discharges(region, own, rng, now, coordinator)
     return {"created": created}
+
+
+def _planned_discharges(region: Region, own: list[Capacity], rng: random.Random, now, coordinator) -> int:
+    """Planned discharges from the hospital for the Klikmoment: one tomorrow still without a bed,
+    one the day after with a bed reserved (referrals/reservations.py)."""
+    nurse = User.objects.filter(role=Role.TRANSFER_NURSE, organisation__region=region).first()
+    if nurse is None:
+        return 0
+    today = timezone.localdate(now)
+    for days_ahead, reserved in ((1, False), (2, True)):
+        capacity = rng.choice(own)
+        referral = Referral.objects.create(
+            patient=_patient(rng),
+            region=region,
+            organisation=nurse.organisation,
+            referred_by=nurse,
+            origin=Origin.WARD,
+            product=capacity.product,
+            urgency=Urgency.PLANNED,
+            planned_date=today + timedelta(days=days_ahead),
+            medical_reason="Demo",
+            consent=True,
+            notes=MARKER,
+            created_at=now - timedelta(hours=20),
+            state=State.SUBMITTED,
+        )
+        _state(referral, State.SEARCHING, now - timedelta(hours=19))
+        if reserved:
+            offer = _offer(referral, capacity, coordinator, now - timedelta(hours=18))
+            Offer.objects.filter(pk=offer.pk).update(
+                state=OfferState.ACCEPTED, answered_at=now - timedelta(hours=17), for_date=referral.planned_date
+            )
+            Capacity.objects.filter(pk=capacity.pk).update(reserved=F("reserved") + 1)
+            _state(referral, State.ACCEPTED, now - timedelta(hours=17))
+    return 2
 
 
 def _offer(referral, capacity, by, moment, *, expires=None) -> Offer:
