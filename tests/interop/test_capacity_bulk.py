@@ -74,6 +74,7 @@ def test_get_lists_every_count_of_the_organisation_with_an_etag(world):
         "free": 0,
         "expected_24h": 1,
         "expected_72h": 2,
+        "reserved": 0,
         "version": 1,
         "confirmed_at": None,
         "stale": False,
