@@ -112,6 +112,8 @@ class ChangeSource(models.TextChoices):
     BOOKING = "booking", _("Booking")
     DISCHARGE = "discharge", _("Discharge")
     RESERVATION = "reservation", _("Reservation for a planned admission")
+    # Op- of afschaling: an admitted patient's bed moved to another product's count (referrals.services).
+    PRODUCT_CHANGE = "product_change", _("Product change during a stay")
     CONFIRM = "confirm", _("Confirmed unchanged")
     ADMIN = "admin", _("Administration")
 

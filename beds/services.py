@@ -254,6 +254,36 @@ def capacity_book_held(*, capacity_id: int, by: User | None) -> Capacity:
     return capacity
 
 
+def capacity_move_occupied_bed(
+    *, from_capacity_id: int, to_capacity_id: int, by: User | None
+) -> tuple[Capacity, Capacity]:
+    """Op- of afschaling: an admitted patient's bed moves from one product's count to another's
+    at the same location, so one bed less is free on the new count and one more on the old (never
+    beyond its total). Both rows are locked in primary-key order, as `capacities_lock` does, inside
+    the caller's transaction. Raises NoFreeBed, having written nothing, when the new count has no
+    free bed (available − held < 1). Returns (old count, new count)."""
+    if from_capacity_id == to_capacity_id:
+        raise ValueError("a bed moves between two different counts")
+    with transaction.atomic(savepoint=False):
+        rows = Capacity.objects.select_for_update().filter(pk__in=(from_capacity_id, to_capacity_id)).order_by("pk")
+        locked = {capacity.pk: capacity for capacity in rows}
+        old, new = locked[from_capacity_id], locked[to_capacity_id]
+        one_location = old.location_id == new.location_id
+        can_move = one_location and new.free >= 1
+        if can_move:
+            before = new.snapshot()
+            new.available -= 1
+            _save(new, before=before, by=by, source=ChangeSource.PRODUCT_CHANGE, fields=["available"])
+            before = old.snapshot()
+            old.available = min(old.available + 1, old.total)
+            _save(old, before=before, by=by, source=ChangeSource.PRODUCT_CHANGE, fields=["available"])
+    if not one_location:
+        raise ValueError("a bed moves between the counts of one location")
+    if not can_move:
+        raise NoFreeBed()
+    return old, new
+
+
 @transaction.atomic
 def capacity_free_bed(*, capacity_id: int, by: User | None, source: str = ChangeSource.DISCHARGE) -> Capacity:
     """A discharge, or a booking ended before admission (source booking), frees a bed (never

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import role_required
-from accounts.models import BED_FINDER_ROLES, Role
+from accounts.models import BED_FINDER_ROLES, REFERRER_ROLES, Role
 from beds import services
 from beds.forms import AdjustForm, CapacityForm, OverviewFilterForm
 from beds.models import Capacity
@@ -162,7 +162,12 @@ def _overview_cache_key(request, region, part: str) -> str:
     minute = int(time.time() // 60)
     fingerprint = f"{question}|{region_counts_version(region=region)}"
     digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
-    return f"beds:overview:{region.pk}:{get_language()}:{part}:{minute}:{digest}"
+    audience = "referrer" if _is_referrer(request.user) else "desk"  # only referrers get "Refer to this location"
+    return f"beds:overview:{region.pk}:{get_language()}:{part}:{audience}:{minute}:{digest}"
+
+
+def _is_referrer(user) -> bool:
+    return user.role in REFERRER_ROLES
 
 
 @login_required
@@ -202,4 +207,24 @@ def _overview_context(request, region) -> dict:
             only_free=bool(data.get("only_free")),
         )
         locations = region_overview(region=region, filters=filters)
+        if _is_referrer(request.user):
+            _add_refer_links(locations, form)
     return {"form": form, "locations": locations, "region": region, "filtered_product": filters and filters.product}
+
+
+def _add_refer_links(locations, form: OverviewFilterForm) -> None:
+    """ "Refer to this location" for each product with a free bed: the referral form with that
+    location preferred and what the overview already knows (product, the patient's postcode, the
+    required features) filled in (issue 17, fewer steps)."""
+    shared = []
+    if form.is_bound:
+        if form.cleaned_data.get("postcode"):
+            shared.append(("postcode", form.data.get("postcode", "").strip()))  # as typed: the form completes it
+        features = form.cleaned_data.get("features") or []
+        shared += [("features", code) for code in sorted(feature.code for feature in features)]
+    new_referral = reverse("referrals:new")
+    for location in locations:
+        for capacity in location.capacities.all():
+            if capacity.free > 0:
+                query = urlencode([("location", location.pk), ("product", capacity.product.code), *shared])
+                capacity.refer_url = f"{new_referral}?{query}"

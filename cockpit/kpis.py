@@ -4,7 +4,8 @@ figure family, a fixed number of queries whatever the data size.
 Which rows a figure counts is part of its definition, shown on the page next to it:
 - referral figures count the referrals *submitted* in the period (the cohort);
 - offer figures count the offers *sent* (declines: *answered*) in the period;
-- stay figures count the stays that *ended* (discharge) in the period.
+- stay figures count the stays that *ended* (discharge) in the period;
+- product changes (op- en afschaling) count the changes *recorded* in the period.
 """
 
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from referrals.models import (
     Referral,
     State,
     Stay,
+    StayProductChange,
     Urgency,
 )
 
@@ -58,6 +60,37 @@ class Outcome:
             (Outcome.CANCELLED, _("Cancelled")),
             (Outcome.WAITING, _("Still waiting for a bed")),
         ]
+
+
+class Shift:
+    """Kinds of product change during a stay. ELV hoog is "higher" than ELV laag; a change to
+    ELV palliatief counts on its own, whichever product it came from."""
+
+    UP = "up"
+    DOWN = "down"
+    PALLIATIVE = "palliative"
+    OTHER = "other"
+    LAAG, HOOG, PALLIATIEF = "elv_laag", "elv_hoog", "elv_palliatief"
+
+    @staticmethod
+    def choices() -> list[tuple[str, str]]:
+        return [
+            (Shift.UP, _("Opschaling: ELV laag to ELV hoog")),
+            (Shift.DOWN, _("Afschaling: ELV hoog to ELV laag")),
+            (Shift.PALLIATIVE, _("To ELV palliatief")),
+            (Shift.OTHER, _("Other product change")),
+        ]
+
+
+def shift_expression() -> Case:
+    old, new = "from_capacity__product__code", "to_capacity__product__code"
+    return Case(
+        When(**{old: Shift.LAAG, new: Shift.HOOG}, then=Value(Shift.UP)),
+        When(**{old: Shift.HOOG, new: Shift.LAAG}, then=Value(Shift.DOWN)),
+        When(**{new: Shift.PALLIATIEF}, then=Value(Shift.PALLIATIVE)),
+        default=Value(Shift.OTHER),
+        output_field=CharField(),
+    )
 
 
 def outcome_expression() -> Case:
@@ -205,6 +238,7 @@ def kpi_report(*, region: Region, period: Period) -> KpiReport:
         ),
         _unmet(referrals),
         *_stays(region, period),
+        _product_changes(region, period),
         _providers(region, period),
     ]
     return KpiReport(period=period, tables=tables)
@@ -410,6 +444,25 @@ def _stays(region, period) -> list[Table]:
         {"label": _("Share home (excluding deaths)"), "count": home, "share": _share(home, alive), "is_total": True}
     )
     return [los, destinations]
+
+
+def _product_changes(region, period) -> Table:
+    changes = StayProductChange.objects.filter(
+        stay__referral__region=region, changed_at__gte=period.start_at, changed_at__lt=period.end_at
+    )
+    return _count_table(
+        "product_changes",
+        _("Product changes during stays (op- and afschaling)"),
+        _(
+            "Changes of an admitted patient's product at the same location, recorded in the period: opschaling "
+            "from ELV laag to ELV hoog, afschaling from ELV hoog to ELV laag, a change to ELV palliatief (from "
+            "either), and any other change between the products a location offers."
+        ),
+        _("Change"),
+        dict(changes.order_by().annotate(shift=shift_expression()).values_list("shift").annotate(n=Count("id"))),
+        Shift.choices(),
+        chart_desc=_("Bar chart of the number of product changes per kind."),
+    )
 
 
 def _providers(region, period) -> Table:

@@ -20,6 +20,11 @@ urlpatterns = [
     path("referrals/<int:pk>/admission/", referrals_api.ReferralAdmissionApi.as_view(), name="api-referral-admission"),
     path("referrals/<int:pk>/no-show/", referrals_api.ReferralNoShowApi.as_view(), name="api-referral-no-show"),
     path("referrals/<int:pk>/discharge/", referrals_api.ReferralDischargeApi.as_view(), name="api-referral-discharge"),
+    path(
+        "referrals/<int:pk>/product-change/",
+        referrals_api.ReferralProductChangeApi.as_view(),
+        name="api-referral-product-change",
+    ),
     path("offers/", referrals_api.OfferListApi.as_view(), name="api-offers"),
     path("offers/<int:pk>/accept/", referrals_api.OfferAcceptApi.as_view(), name="api-offer-accept"),
     path("offers/<int:pk>/decline/", referrals_api.OfferDeclineApi.as_view(), name="api-offer-decline"),

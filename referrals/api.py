@@ -368,6 +368,10 @@ class OfferDeclineApi(AuditedApiMixin, APIView):
 class StayOutput(serializers.Serializer):
     referral = serializers.IntegerField(source="referral_id")
     location = serializers.IntegerField(source="location_id")
+    product = serializers.CharField(
+        source="capacity.product.code",
+        help_text="The product the patient has now: the booked one, or the last product change's.",
+    )
     admitted_at = serializers.DateTimeField()
     discharged_at = serializers.DateTimeField(allow_null=True)
     discharge_destination = serializers.CharField(allow_blank=True)
@@ -446,3 +450,32 @@ class ReferralDischargeApi(AuditedApiMixin, APIView):
             destination=data["destination"],
         )
         return Response(StayOutput(stay).data)
+
+
+class ReferralProductChangeApi(AuditedApiMixin, APIView):
+    """Op- of afschaling: the admitted patient's product changes at the same location (hoog ↔ laag,
+    to palliatief); the bed moves to the new product's count, which needs a free bed (else 409
+    no_free_bed). The booking's provider or the region's desk records it."""
+
+    permission_classes = [role_permission(Role.PROVIDER_STAFF, Role.COORDINATOR)]
+    audit_actions = {"post": "update"}
+
+    class Input(serializers.Serializer):
+        product = serializers.SlugRelatedField(
+            slug_field="code",
+            queryset=Product.objects.all(),
+            help_text="Product code, e.g. elv_laag; the location must have a bed count for it.",
+        )
+        reason = serializers.CharField(max_length=input_limits.REASON, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=Input, responses={200: StayOutput, **ERROR_RESPONSES})
+    def post(self, request, pk: int):
+        if request.user.role == Role.PROVIDER_STAFF:
+            referral = _provider_referral(request, pk)
+        else:
+            referral = referral_for_user(request.user, pk)
+            request.audit.add(referral)
+        serializer = self.Input(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        change = services.stay_product_change(referral=referral, by=request.user, **serializer.validated_data)
+        return Response(StayOutput(change.stay).data)

@@ -3,11 +3,13 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Role
 from elvdesk import input_limits
-from elvdesk.forms import PlainSelect, RefusesNulCharacters
+from elvdesk.forms import ListedModelChoiceField, PlainSelect, RefusesNulCharacters
 from providers.models import Feature, Insurer, Product
 from providers.postcodes import normalise_postcode, postcode_area
 from referrals.models import DeclineReason, DischargeDestination, Origin, RedirectTarget, Sex, State, Urgency
+from referrals.selectors import preferred_location_for
 from referrals.validation import (
     ORIGINS_BY_ROLE,
     clean_bsn,
@@ -20,12 +22,23 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d-%m-%Y %H:%M"]
 
+# The usual case per role, preselected (issue 17, fewer steps): a GP's patient needs a bed today;
+# a transfer nurse's patient leaves the ward on a planned date. Her date is not guessed: a wrong
+# default would reserve a bed for the wrong day (docs/architecture.md §2.12), so she types it.
+DEFAULT_URGENCY = {Role.GP: Urgency.TODAY, Role.TRANSFER_NURSE: Urgency.PLANNED}
+DEFAULT_ORIGIN = {Role.TRANSFER_NURSE: Origin.WARD}
+
 
 class ReferralForm(RefusesNulCharacters, forms.Form):
     """The referral as a GP or transfer nurse types it. Only cleans; the service decides."""
 
     submit_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=input_limits.IDEMPOTENCY_KEY)
     draft_id = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1, max_value=input_limits.BIG_ID)
+    # Chosen on the bed overview ("Refer to this location"); resolved in clean(): an id that does not
+    # fit is ignored. Only text no link makes (longer than any id) is refused, as hostile input.
+    preferred_location = forms.CharField(
+        label=_("Preferred location"), widget=forms.HiddenInput, required=False, max_length=20
+    )
     # Patient
     bsn = forms.CharField(label=_("BSN"), max_length=11, help_text=_("9 digits"))
     name = forms.CharField(label=_("Name"), max_length=150)
@@ -89,11 +102,21 @@ class ReferralForm(RefusesNulCharacters, forms.Form):
         self.fields["product"].queryset = user.region.products.all()
         allowed = ORIGINS_BY_ROLE.get(user.role, set())
         self.fields["origin"].choices = [(value, label) for value, label in Origin.choices if value in allowed]
+        # What the role already tells is not asked: a GP's patient is at home. The template leaves
+        # the field out (it shows only to explain an error about it); clean_origin fills it in.
+        self.implicit_origin = next(iter(allowed)) if len(allowed) == 1 else None
+        if self.implicit_origin:
+            self.fields["origin"].required = False
+        self.fields["origin"].initial = DEFAULT_ORIGIN.get(user.role)
+        self.fields["urgency"].initial = DEFAULT_URGENCY.get(user.role)
         if not self.is_bound and not self.initial.get("submit_token"):
             self.initial["submit_token"] = uuid.uuid4().hex
 
     def clean_bsn(self):
         return clean_bsn(self.cleaned_data["bsn"])
+
+    def clean_origin(self):
+        return self.cleaned_data["origin"] or self.implicit_origin or ""
 
     def clean_postcode(self):
         postcode = normalise_postcode(self.cleaned_data["postcode"])
@@ -108,11 +131,67 @@ class ReferralForm(RefusesNulCharacters, forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        # A location that does not fit (any more) is simply not preferred: the desk still ranks all.
+        cleaned["preferred_location"] = preferred_location_for(
+            region=self.user.region, location_id=cleaned.get("preferred_location"), product=cleaned.get("product")
+        )
         for name, messages in referral_errors(cleaned, role=self.user.role, region=self.user.region).items():
             if name not in self.errors:
                 for message in messages:
                     self.add_error(name if name in self.fields else None, message)
         return cleaned
+
+
+class ReferralPrefillForm(forms.Form):
+    """The query string of "Refer to this location" on the bed overview: what the overview
+    already knew, as initial values of the referral form. Only the values that clean are used: a
+    stale or hand-edited link fills in less, it never fails."""
+
+    location = forms.IntegerField(required=False, min_value=1, max_value=input_limits.BIG_ID)
+    product = ListedModelChoiceField(queryset=Product.objects.none(), to_field_name="code", required=False)
+    postcode = forms.CharField(required=False, max_length=7)
+    features = forms.Field(required=False, widget=forms.MultipleHiddenInput)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["product"].queryset = user.region.products.all()
+
+    def clean_postcode(self):
+        value = self.cleaned_data["postcode"].strip()
+        if not value:
+            return ""
+        area = postcode_area(value)  # the overview accepted it, so this only refuses a hand-made link
+        try:
+            return normalise_postcode(value)
+        except forms.ValidationError:
+            return area.pc4  # the overview's bare PC4: the referrer adds the letters
+
+    def clean_features(self):
+        codes = [code for code in self.cleaned_data["features"] or [] if isinstance(code, str)][:50]
+        return list(Feature.objects.filter(code__in=codes).order_by("code").values_list("code", flat=True))
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["location"] = preferred_location_for(
+            region=self.user.region, location_id=cleaned.get("location"), product=cleaned.get("product")
+        )
+        return cleaned
+
+    def referral_initial(self) -> dict:
+        """Initial values for `ReferralForm`; a value that did not clean is left out."""
+        self.is_valid()  # an error only leaves that value out
+        cleaned = self.cleaned_data
+        initial = {}
+        if cleaned.get("product"):
+            initial["product"] = cleaned["product"].code
+        if cleaned.get("postcode"):
+            initial["postcode"] = cleaned["postcode"]
+        if cleaned.get("features"):
+            initial["care_needs"] = cleaned["features"]
+        if cleaned.get("location"):
+            initial["preferred_location"] = cleaned["location"].pk
+        return initial
 
 
 class StepForm(forms.Form):
@@ -171,4 +250,16 @@ class DischargeForm(forms.Form):
     discharged_at = forms.DateTimeField(label=_("Discharged at"), widget=DATETIME_INPUT, input_formats=DATETIME_FORMATS)
     destination = forms.ChoiceField(
         label=_("Discharged to"), choices=[("", _("Choose")), *DischargeDestination.choices]
+    )
+
+
+class ProductChangeForm(forms.Form):
+    """Op- of afschaling. The page lists the other products of the stay's location; whether the
+    change is possible (admitted, the location's product, a free bed) is services.stay_product_change's rule."""
+
+    product = ListedModelChoiceField(
+        label=_("New product"), queryset=Product.objects.all(), to_field_name="code", empty_label=_("Choose")
+    )
+    reason = forms.CharField(
+        label=_("Reason"), required=False, max_length=input_limits.REASON, widget=forms.Textarea(attrs={"rows": 2})
     )

@@ -5,7 +5,7 @@ from accounts.models import Role, User
 from elvdesk.outbox import outbox_wake_after_commit
 from providers.contact_problems import contact_problem_raise
 from providers.models import ContactProblemKind
-from referrals.models import Notification, Offer, Referral
+from referrals.models import Notification, Offer, Referral, Stay
 
 
 class Kind:
@@ -17,6 +17,9 @@ class Kind:
     OFFER_WITHDRAWN = "offer_withdrawn"
     BOOKING_CANCELLED = "booking_cancelled"
     NO_SHOW = "no_show"
+    # The referrer hears how the referral ended: the patient is in the bed, and left it again.
+    PATIENT_ADMITTED = "patient_admitted"
+    PATIENT_DISCHARGED = "patient_discharged"
     # Escalations (referrals/escalations.py)
     ESCALATION_UNTRIAGED = "escalation_untriaged"
     ESCALATION_URGENT_UNPLACED = "escalation_urgent_unplaced"
@@ -98,3 +101,19 @@ def notify_offer_closed(offer: Offer, *, kind: str) -> None:
     """Declined or expired: the referrer and the desk must look for another bed."""
     users = {offer.referral.referred_by, *_desk(offer.referral)}
     notify(users=users, referral=offer.referral, kind=kind)
+
+
+def _referrer(referral: Referral):
+    """The referrer, while their account is active (someone who left the practice hears nothing)."""
+    return User.objects.filter(pk=referral.referred_by_id, is_active=True)
+
+
+def notify_admitted(stay: Stay) -> None:
+    notify(users=_referrer(stay.referral), referral=stay.referral, kind=Kind.PATIENT_ADMITTED)
+
+
+def notify_discharged(stay: Stay) -> None:
+    # The notification's text (the in-app list and the e-mail) says only that the patient was
+    # discharged. Where to is patient data: it is shown on the referral page, behind the sign-in
+    # and the access log, never in an e-mail (Notification carries no patient data).
+    notify(users=_referrer(stay.referral), referral=stay.referral, kind=Kind.PATIENT_DISCHARGED)

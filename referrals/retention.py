@@ -5,8 +5,9 @@ redirected) for longer than its region's `retention_days`; a patient with a live
 closed referral is left alone. Identifiers go (BSN cleared, name replaced by a random
 pseudonym, date of birth reduced to 1 January of the year, postcode reduced to its four digits
 (PC4)) and so does the free text of their referrals (medical reason, carer contact, notes,
-close reason, typed reasons in the timeline, offer decline explanations). What statistics need
-stays: product, dates, states, PC4, insurer, sex, stays and their destinations.
+close reason, typed reasons in the timeline, offer decline explanations, reasons for a product
+change during the stay). What statistics need stays: product, dates, states, PC4, insurer, sex,
+stays, their destinations and product changes.
 
 The NEN 7513 access log is never touched (append-only, guarded by a trigger on PostgreSQL) and
 is kept at least 5 years; the job adds one log row per patient it pseudonymised.
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from audit.models import AccessLog, Action, Channel, Outcome
 from providers.models import Region
-from referrals.models import Offer, Patient, Referral, ReferralDraft, ReferralEvent, State
+from referrals.models import Offer, Patient, Referral, ReferralDraft, ReferralEvent, State, StayProductChange
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def patient_pseudonymise(*, patient_id: int, now: datetime | None = None) -> boo
     # Reasons a person typed (cancel, redirect, decline); the system's own texts stay.
     ReferralEvent.objects.filter(referral_id__in=referral_ids, actor__isnull=False).exclude(reason="").update(reason="")
     Offer.objects.filter(referral_id__in=referral_ids).exclude(decline_text="").update(decline_text="")
+    StayProductChange.objects.filter(stay__referral_id__in=referral_ids).exclude(reason="").update(reason="")
     AccessLog.objects.create(
         at=now,
         user=None,

@@ -6,7 +6,19 @@ from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Role, User
-from referrals.models import OPEN_STATES, Escalation, Offer, OfferState, Referral, ReferralEvent, State
+from elvdesk.input_limits import BIG_ID
+from providers.models import Location, Product
+from referrals.models import (
+    OPEN_STATES,
+    Escalation,
+    Offer,
+    OfferState,
+    Referral,
+    ReferralEvent,
+    State,
+    Stay,
+    StayProductChange,
+)
 
 
 def referrals_visible_to(user: User) -> QuerySet[Referral]:
@@ -23,6 +35,23 @@ def referrals_visible_to(user: User) -> QuerySet[Referral]:
     if user.role == Role.COORDINATOR:
         return referrals.filter(region_id=user.organisation.region_id)
     return referrals.none()
+
+
+def preferred_location_for(*, region, location_id, product: Product | None) -> Location | None:
+    """The location a referrer chose on the bed overview, when it may be preferred: an active
+    location of the referrer's region that offers the product. Anything else (unknown, another
+    region's, inactive, not offering the product) is None: ignored, never an error, since the
+    link or draft it came from may be older than the data or edited by hand."""
+    location_id = str(location_id or "").strip()
+    if product is None or not (location_id.isascii() and location_id.isdigit()) or int(location_id) > BIG_ID:
+        return None
+    return (
+        Location.objects.filter(
+            pk=int(location_id), organisation__region=region, is_active=True, capacities__product=product
+        )
+        .select_related("organisation")
+        .first()
+    )
 
 
 def referral_for_user(user: User, pk: int) -> Referral:
@@ -82,6 +111,30 @@ def referral_page_for_user(user: User, pk: int) -> Referral:
     if referral.referred_by_id in actors:
         referral.referred_by = actors[referral.referred_by_id]
     return referral
+
+
+def stay_for_page(referral: Referral) -> Stay | None:
+    """The referral's stay as its page shows it (None before admission): the location with its
+    provider, the product the patient has now, and the product changes oldest first."""
+    if referral.state not in (State.ADMITTED, State.DISCHARGED):
+        return None
+    changes = StayProductChange.objects.select_related("from_capacity__product", "to_capacity__product", "changed_by")
+    return (
+        Stay.objects.select_related("location__organisation", "capacity__product")
+        .prefetch_related(Prefetch("product_changes", queryset=changes))
+        .filter(referral=referral)
+        .first()
+    )
+
+
+def stay_product_options(stay: Stay) -> QuerySet[Product]:
+    """The other products the stay's location has a bed count for: what op- or afschaling can
+    change the stay to."""
+    return (
+        Product.objects.filter(capacities__location_id=stay.location_id)
+        .exclude(pk=stay.capacity.product_id)
+        .order_by("sort_order", "code")
+    )
 
 
 def referral_row_for_user(user: User, pk: int) -> Referral:

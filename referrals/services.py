@@ -8,11 +8,11 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import Role, User
 from beds import services as beds
 from beds.models import Capacity, ChangeSource
-from elvdesk.errors import Conflict
-from providers.models import Location
+from elvdesk.errors import Conflict, PermissionDenied
+from providers.models import Location, Product
 from referrals import notifications
 from referrals.models import (
     LIVE_STATES,
@@ -25,6 +25,7 @@ from referrals.models import (
     ReferralDraft,
     State,
     Stay,
+    StayProductChange,
 )
 from referrals.reservations import reservation_day
 from referrals.validation import referral_errors
@@ -49,6 +50,7 @@ REFERRAL_FIELDS = (
     "consent",
     "carer_contact",
     "notes",
+    "preferred_location",
 )
 
 
@@ -472,9 +474,11 @@ def stay_admit(*, referral: Referral, by: User, admitted_at: datetime) -> Stay:
         beds.capacity_take_reserved(capacity_id=offer.capacity_id, by=by, force=True)
         offer.taken_at = timezone.now()
         offer.save(update_fields=["taken_at"])
-    return Stay.objects.create(
+    stay = Stay.objects.create(
         referral=referral, location=offer.location, capacity=offer.capacity, admitted_at=admitted_at
     )
+    notifications.notify_admitted(stay)
+    return stay
 
 
 @transaction.atomic
@@ -492,4 +496,60 @@ def stay_discharge(*, referral: Referral, by: User, discharged_at: datetime, des
     stay.discharge_destination = destination
     stay.save(update_fields=["discharged_at", "discharge_destination"])
     beds.capacity_free_bed(capacity_id=stay.capacity_id, by=by)
+    stay.referral = referral
+    notifications.notify_discharged(stay)
     return stay
+
+
+def _may_change_product(by: User, referral: Referral, stay: Stay) -> bool:
+    """The planners of the provider where the patient lies (their physician decides), and the
+    region's desk, which may record it for them as it may record a no-show."""
+    if by.role == Role.PROVIDER_STAFF:
+        return by.organisation_id == stay.location.organisation_id
+    if by.role == Role.COORDINATOR:
+        return by.organisation_id is not None and by.organisation.region_id == referral.region_id
+    return False
+
+
+@transaction.atomic
+def stay_product_change(*, referral: Referral, product: Product, by: User, reason: str = "") -> StayProductChange:
+    """Op- of afschaling (docs/architecture.md §3): the admitted patient stays at the same
+    location, the stay's product changes (hoog ↔ laag, to palliatief). The bed moves from the old
+    product's count to the new one's in this transaction; the StayProductChange row is the record
+    (the referral's state does not change, so there is no ReferralEvent). `Referral.product` stays
+    what was asked for; `Stay.capacity` is the count the patient occupies now.
+
+    Locks the referral first (a discharge of the same stay, which locks it first too, waits), then
+    both bed counts in primary-key order. Refused: not admitted (409 not_admitted), not the stay's
+    provider or the region's desk (403), the same product or one the location has no count for
+    (ValidationError on "product"), no free bed on the new count (409 no_free_bed); nothing changes.
+    """
+    locked = Referral.objects.select_for_update(of=("self",)).get(pk=referral.pk)
+    stay = (
+        Stay.objects.select_related("location", "capacity").filter(referral=locked, discharged_at__isnull=True).first()
+    )
+    if locked.state != State.ADMITTED or stay is None:
+        raise Conflict(_("The product can only change while the patient is admitted."), code="not_admitted")
+    if not _may_change_product(by, locked, stay):
+        raise PermissionDenied(_("Only the provider where the patient is admitted or the desk may change the product."))
+    if product.pk == stay.capacity.product_id:
+        raise ValidationError({"product": [_("The patient already has this product.")]})
+    to_capacity_id = (
+        Capacity.objects.filter(location_id=stay.location_id, product=product).values_list("pk", flat=True).first()
+    )
+    if to_capacity_id is None:
+        raise ValidationError({"product": [_("This location does not offer this product.")]})
+    from_capacity_id = stay.capacity_id
+    _old, new = beds.capacity_move_occupied_bed(from_capacity_id=from_capacity_id, to_capacity_id=to_capacity_id, by=by)
+    new.product = product
+    stay.capacity = new
+    stay.save(update_fields=["capacity"])
+    stay.referral = locked
+    return StayProductChange.objects.create(
+        stay=stay,
+        from_capacity_id=from_capacity_id,
+        to_capacity_id=to_capacity_id,
+        changed_at=timezone.now(),
+        changed_by=by,
+        reason=reason.strip(),
+    )

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/admission/", views.stay_admit, name="admit"),
     path("<int:pk>/no-show/", views.offer_no_show, name="no_show"),
     path("<int:pk>/discharge/", views.stay_discharge, name="discharge"),
+    path("<int:pk>/product-change/", views.stay_product_change, name="stay_product_change"),
     path("offers/<int:pk>/accept/", views.offer_accept, name="offer_accept"),
     path("offers/<int:pk>/decline/", views.offer_decline, name="offer_decline"),
     path("notifications/", views.notification_list, name="notifications"),

@@ -1,7 +1,9 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -15,6 +17,7 @@ from audit.trail import audited
 from elvdesk.errors import DomainError
 from elvdesk.htmx import wants_fragment
 from elvdesk.input_guard import form_reports_nul
+from elvdesk.input_limits import BIG_ID
 from elvdesk.next_url import local_next_url
 from referrals import services
 from referrals.decision import Answers, advise
@@ -25,7 +28,9 @@ from referrals.forms import (
     OfferAcceptForm,
     OfferDeclineForm,
     OfferSendForm,
+    ProductChangeForm,
     ReferralForm,
+    ReferralPrefillForm,
     StepForm,
 )
 from referrals.models import OfferState, ReferralDraft, State
@@ -33,9 +38,12 @@ from referrals.offer_reachability import offer_capacities, offer_reachability_ch
 from referrals.selectors import (
     escalation_list,
     offer_for_provider,
+    preferred_location_for,
     referral_for_user,
     referral_list,
     referral_page_for_user,
+    stay_for_page,
+    stay_product_options,
 )
 from referrals.suggestions_cache import suggestions_html
 from referrals.workflow import STEP_ACTIONS, Action, allowed_actions
@@ -60,8 +68,14 @@ def _detail_url(referral_id: int) -> str:
 # --- referral form -----------------------------------------------------------------------------
 
 
-def _latest_draft(user) -> ReferralDraft | None:
-    return ReferralDraft.objects.filter(user=user).first()
+def _latest_draft(user, pk: str | None = None) -> ReferralDraft | None:
+    """The draft asked for by id (the "continue that draft" link), else the newest."""
+    drafts = ReferralDraft.objects.filter(user=user)
+    if pk and pk.isascii() and pk.isdigit() and int(pk) <= BIG_ID:
+        chosen = drafts.filter(pk=int(pk)).first()
+        if chosen is not None:
+            return chosen
+    return drafts.first()
 
 
 def _advice_for(form: ReferralForm):
@@ -71,6 +85,23 @@ def _advice_for(form: ReferralForm):
     return advise(answers)
 
 
+def _preferred_for(form: ReferralForm) -> dict | None:
+    """The location chosen on the bed overview and the product asked, while that location offers it."""
+    data = form.data if form.is_bound else form.initial
+    if not data.get("preferred_location"):
+        return None
+    product = form.fields["product"].queryset.filter(code=str(data.get("product") or "")).first()
+    location = preferred_location_for(
+        region=form.user.region, location_id=data.get("preferred_location"), product=product
+    )
+    return {"location": location, "product": product} if location is not None else None
+
+
+def _render_form(request, form: ReferralForm, *, status: int = 200, **context):
+    context = {"form": form, "advice": _advice_for(form), "preferred": _preferred_for(form), **context}
+    return render(request, FORM_TEMPLATE, context, status=status)
+
+
 @form_reports_nul  # ReferralForm shows a NUL as a field error and keeps the rest of what was typed
 @login_required
 @audited("create", methods=("POST",))
@@ -78,23 +109,28 @@ def _advice_for(form: ReferralForm):
 @require_http_methods(["GET", "POST"])
 def referral_new(request):
     if request.method == "GET":
-        draft = _latest_draft(request.user)
+        draft = _latest_draft(request.user, request.GET.get("draft"))
+        if any(name in request.GET for name in ReferralPrefillForm.base_fields):
+            # "Refer to this location" on the bed overview starts a fresh form with what the overview
+            # knew. An unsent draft is kept and offered, not merged into it: the link may be for
+            # another patient, and one form must never mix two patients.
+            prefill = ReferralPrefillForm(request.GET, user=request.user)
+            form = ReferralForm(initial=prefill.referral_initial(), user=request.user)
+            return _render_form(request, form, earlier_draft=draft)
         if draft is not None and "fresh" not in request.GET:
             # Unbound with the draft as initial values: shown as typed, without errors yet.
             form = ReferralForm(initial={**draft.data, "draft_id": draft.pk}, user=request.user)
-        else:
-            if draft is not None:
-                draft.delete()
-            form = ReferralForm(user=request.user)
-        return render(request, FORM_TEMPLATE, {"form": form, "advice": _advice_for(form), "draft": draft})
+            return _render_form(request, form, draft=draft)
+        if draft is not None:
+            draft.delete()
+        return _render_form(request, ReferralForm(user=request.user))
 
     form = ReferralForm(request.POST, user=request.user)
     if request.POST.get("action") == "draft":
         return _save_draft(request, form)
     if not form.is_valid():
         _save_draft(request, form)
-        context = {"form": form, "advice": _advice_for(form), "draft": _latest_draft(request.user)}
-        return render(request, FORM_TEMPLATE, context, status=400)
+        return _render_form(request, form, status=400, draft=_latest_draft(request.user))
     data = form.cleaned_data
     try:
         referral, created = services.referral_submit(
@@ -104,10 +140,10 @@ def referral_new(request):
         for field, field_messages in error.message_dict.items():
             for message in field_messages:
                 form.add_error(field if field in form.fields else None, message)
-        return render(request, FORM_TEMPLATE, {"form": form, "advice": _advice_for(form)}, status=400)
+        return _render_form(request, form, status=400)
     except DomainError as error:
         form.add_error(None, error.message)
-        return render(request, FORM_TEMPLATE, {"form": form, "advice": _advice_for(form)}, status=409)
+        return _render_form(request, form, status=409)
     request.audit.add(referral)
     if created:
         messages.success(request, _("Referral #%(number)s submitted.") % {"number": referral.pk})
@@ -138,7 +174,13 @@ def _save_draft(request, form: ReferralForm):
 @require_POST
 def referral_advice(request):
     form = ReferralForm(request.POST, user=request.user)
-    return render(request, f"{FORM_TEMPLATE}#advice", {"advice": _advice_for(form)})
+    context = {"advice": _advice_for(form), "preferred": _preferred_for(form), "preferred_oob": True}
+    # The note on the preferred location follows the product (out of band): it goes when the
+    # product changes to one that location does not offer, as the preference itself does.
+    html = render_to_string(f"{FORM_TEMPLATE}#advice", context, request) + render_to_string(
+        f"{FORM_TEMPLATE}#preferred-location", context, request
+    )
+    return HttpResponse(html)
 
 
 # --- lists and detail --------------------------------------------------------------------------
@@ -205,12 +247,15 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
     actions = {action for action in allowed_actions(state=referral.state, role=user.role) if in_reach.get(action, True)}
     may_offer = Action.SEND_OFFER in actions
     may_answer = Action.ACCEPT_OFFER in actions
+    stay = stay_for_page(referral)
+    events = referral.events.all()
     # Only the forms of the steps this user can take now are built (None hides their section).
     this_minute = timezone.localtime().replace(second=0, microsecond=0)
     return {
         "referral": referral,
         "offers": offers,
-        "events": referral.events.all(),
+        "events": events,
+        "timeline": _timeline(events, stay.product_changes.all() if stay else []),
         "own_offer": own_offer,
         "actions": actions,
         "step_form": (forms.get("step") or StepForm()) if actions & STEP_ACTIONS else None,
@@ -228,9 +273,34 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
         "suggestions_html": suggestions_html(request, referral=referral) if may_offer else "",
         "open_offers": open_offers,
         "may_offer": may_offer,
-        "stay": getattr(referral, "stay", None) if referral.state in (State.ADMITTED, State.DISCHARGED) else None,
+        "stay": stay,
+        "product_change_form": _product_change_form(forms.get("product_change"), user, referral, stay, own_booking),
         "escalations": referral.page_escalations,
     }
+
+
+def _timeline(events, product_changes) -> list[tuple]:
+    """The state changes and the stay's product changes (which change no state) in one list,
+    oldest first, as (moment, event or None, product change or None)."""
+    entries = [(event.at, event, None) for event in events]
+    entries += [(change.changed_at, None, change) for change in product_changes]
+    return sorted(entries, key=lambda entry: entry[0])
+
+
+def _product_change_form(form, user, referral, stay, own_booking: bool) -> ProductChangeForm | None:
+    """The op-/afschaling form for the planner of the provider where the patient lies and for the
+    desk, while admitted and when the location has another product; None hides it."""
+    if referral.state != State.ADMITTED or stay is None or stay.discharged_at is not None:
+        return None
+    if not (own_booking or user.role == Role.COORDINATOR):
+        return None
+    options = stay_product_options(stay)
+    if form is None:
+        if not options:
+            return None
+        form = ProductChangeForm()
+    form.fields["product"].queryset = options  # a refused post is shown with the same short list
+    return form
 
 
 @login_required
@@ -433,6 +503,31 @@ def stay_discharge(request, pk: int):
         form_key="discharge",
         form=form,
         success=_("Discharge recorded; the bed is free again."),
+    )
+
+
+@login_required
+@audited("update")
+@role_required(Role.PROVIDER_STAFF, Role.COORDINATOR)
+@require_POST
+def stay_product_change(request, pk: int):
+    """Op- of afschaling: the admitted patient's product changes at the same location."""
+    referral = referral_for_user(request.user, pk)
+    if request.user.role == Role.PROVIDER_STAFF:
+        _require_own_booking(request.user, referral)
+    form = ProductChangeForm(request.POST)
+    if not form.is_valid():
+        return _render_refused(request, referral, "product_change", form)
+    product = form.cleaned_data["product"]
+    return _act(
+        request,
+        referral,
+        lambda: services.stay_product_change(
+            referral=referral, product=product, by=request.user, reason=form.cleaned_data["reason"]
+        ),
+        form_key="product_change",
+        form=form,
+        success=_("Product changed to %(product)s.") % {"product": product.name},
     )
 
 

@@ -80,6 +80,8 @@ DATA_DEPENDENT_FIELDS = {
     "POST /api/v1/offers/{id}/accept/": {"admission_at"},
     "POST /api/v1/referrals/{id}/admission/": {"admitted_at"},
     "POST /api/v1/referrals/{id}/discharge/": {"discharged_at"},
+    # A product code from the database, one the stay's location has and the patient has not yet.
+    "POST /api/v1/referrals/{id}/product-change/": {"product"},
 }
 
 CONFIG = schemathesis.Config.from_dict(

@@ -26,7 +26,8 @@ def test_no_privacy_url_takes_an_id(db):
 
 
 def test_the_administrator_cannot_walk_patient_ids_to_read_names(desk, submitted, client):
-    admin = user_with_role("admin", region=desk.region)
+    # Named so the page's own header (the signed-in user) cannot contain the patient's name.
+    admin = user_with_role("admin", region=desk.region, first_name="Bea", last_name="Heer")
     client.force_login(admin)
     for url in (f"/privacy/patients/{submitted.patient_id}/", f"/privacy/patients/{submitted.patient_id}/export.csv"):
         response = client.get(url)

@@ -69,6 +69,15 @@ def test_overview_lists_locations_with_free_and_expected_beds_and_phone(make_cli
     assert "1 location" in html
 
 
+def test_overview_shows_beds_reserved_for_later_days_apart_from_the_free_ones(make_client, gp, location):
+    CapacityFactory(location=location, product=product("elv_hoog"), total=8, available=3, held=1, reserved=2)
+
+    html = make_client(gp).get(OVERVIEW).content.decode()
+
+    assert "2 free" in html, "free now: available − held, reservations not taken yet"
+    assert "+ 2 reserved for later days" in html
+
+
 def test_overview_orders_locations_nearest_first_from_a_postcode(make_client, gp, three_locations):
     html = make_client(gp).get(OVERVIEW, {"postcode": "6411 AB"}).content.decode()
 

@@ -51,7 +51,14 @@ def test_capacity_update_appends_a_change_with_before_after_and_source(capacity,
     change = CapacityChange.objects.get(capacity=capacity)
     assert change.source == "api"
     assert change.changed_by == planner
-    assert change.before == {"total": 10, "available": 3, "held": 1, "expected_24h": 1, "expected_72h": 2, "reserved": 0}
+    assert change.before == {
+        "total": 10,
+        "available": 3,
+        "held": 1,
+        "expected_24h": 1,
+        "expected_72h": 2,
+        "reserved": 0,
+    }
     assert change.after == {"total": 10, "available": 5, "held": 1, "expected_24h": 1, "expected_72h": 2, "reserved": 0}
 
 
@@ -269,3 +276,53 @@ def test_a_button_press_reads_and_locks_the_count_once(capacity, planner, django
 
     assert _counts(capacity)[1] == 4
     assert adjusted.version == capacity.version
+
+
+def test_moving_an_occupied_bed_takes_one_from_the_new_count_and_frees_one_on_the_old(location, planner):
+    hoog = CapacityFactory(location=location, product=product("elv_hoog"), total=5, available=0)
+    laag = CapacityFactory(location=location, product=product("elv_laag"), total=4, available=2, held=1)
+
+    old, new = services.capacity_move_occupied_bed(from_capacity_id=hoog.pk, to_capacity_id=laag.pk, by=planner)
+
+    assert (old.pk, new.pk) == (hoog.pk, laag.pk)
+    assert _counts(hoog)[:3] == (5, 1, 0)
+    assert _counts(laag)[:3] == (4, 1, 1)
+    assert set(CapacityChange.objects.values_list("capacity_id", "source")) == {
+        (hoog.pk, ChangeSource.PRODUCT_CHANGE),
+        (laag.pk, ChangeSource.PRODUCT_CHANGE),
+    }
+
+
+def test_moving_a_bed_needs_a_free_one_on_the_new_count_and_otherwise_writes_nothing(location, planner):
+    hoog = CapacityFactory(location=location, product=product("elv_hoog"), total=5, available=0)
+    laag = CapacityFactory(location=location, product=product("elv_laag"), total=4, available=1, held=1)
+
+    with transaction.atomic():
+        with pytest.raises(services.NoFreeBed):
+            services.capacity_move_occupied_bed(from_capacity_id=hoog.pk, to_capacity_id=laag.pk, by=planner)
+        # No savepoint of its own: the refusal leaves the caller's transaction usable.
+        assert Capacity.objects.filter(pk=hoog.pk).exists()
+
+    assert _counts(hoog)[:3] == (5, 0, 0)
+    assert _counts(laag)[:3] == (4, 1, 1)
+    assert not CapacityChange.objects.exists()
+
+
+def test_moving_a_bed_never_frees_more_than_the_old_count_contracts(location, planner):
+    hoog = CapacityFactory(location=location, product=product("elv_hoog"), total=5, available=5)
+    laag = CapacityFactory(location=location, product=product("elv_laag"), total=4, available=2)
+
+    services.capacity_move_occupied_bed(from_capacity_id=hoog.pk, to_capacity_id=laag.pk, by=planner)
+
+    assert _counts(hoog)[:2] == (5, 5)
+
+
+def test_a_bed_moves_only_between_two_counts_of_one_location(location, planner):
+    hoog = CapacityFactory(location=location, product=product("elv_hoog"), total=5, available=0)
+    laag = CapacityFactory(location=LocationFactory(organisation=location.organisation), product=product("elv_laag"))
+
+    for to_capacity in (hoog, laag):
+        with pytest.raises(ValueError):
+            services.capacity_move_occupied_bed(from_capacity_id=hoog.pk, to_capacity_id=to_capacity.pk, by=planner)
+
+    assert not CapacityChange.objects.exists()

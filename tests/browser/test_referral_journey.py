@@ -76,7 +76,7 @@ def test_gp_refers_desk_offers_provider_accepts_admits_and_discharges(new_page):
     gp.select_option("#id_sex", "F")
     gp.fill("#id_postcode", "6411 AB")
     gp.select_option("#id_insurer", insurer.uzovi)
-    gp.select_option("#id_origin", "home")
+    expect(gp.locator("#id_origin")).to_have_count(0)  # a GP's patient is at home: not asked
     gp.select_option("#id_product", capacity.product.code)
     gp.check("input[name='urgency'][value='today']")
     gp.check("#id_wakeful_eye")

@@ -9,8 +9,9 @@ from django.db import connection
 from cockpit.kpis import kpi_report, with_timings
 from cockpit.periods import Period
 from cockpit.stats import SecondsBetween, percentiles, percentiles_by_window
-from referrals.models import Offer, OfferState, Referral, State
-from tests.cockpit.conftest import PERIOD
+from referrals.models import Offer, OfferState, Referral, State, Stay, StayProductChange
+from tests.cockpit.conftest import PERIOD, at, make_referral, make_stay
+from tests.factories import RegionFactory
 
 approx = pytest.approx
 
@@ -171,3 +172,36 @@ def test_a_booking_cancelled_later_still_counts_as_accepted_and_not_as_cancelled
     assert ("Cancelled before a bed was booked", "ELV hoog complex", 1) not in unmet
     provider_a = rows_by_label(report.table("providers"))["Aardenburg Zorg"]
     assert (provider_a["judged"], provider_a["accepted"]) == (5, 4)
+
+
+def test_product_changes_in_the_period_count_op_and_afschaling_and_palliatief_apart(kpi_world):
+    """R4 (admitted at A, ELV hoog) goes down to laag and up again; R3 (at B) goes to palliatief and
+    back to hoog (neither op- nor afschaling: other); a change in February and one of another
+    region's stay are not counted."""
+    w, c = kpi_world, kpi_world.cap
+    r3, r4 = (Stay.objects.get(referral=w.referrals[n]) for n in (3, 4))
+    old = Stay.objects.get(referral__region=w.region, referral__created_at__month=2)
+    elsewhere = make_referral(w, created_at=at(5), region=RegionFactory(), state=State.ADMITTED, name="Elders Twee")
+    far = make_stay(elsewhere, c["a", "elv_hoog"], admitted_at=at(5, 10))
+    for stay, old_count, new_count, moment in [
+        (r4, c["a", "elv_hoog"], c["a", "elv_laag"], at(6)),
+        (r4, c["a", "elv_laag"], c["a", "elv_hoog"], at(7)),
+        (r3, c["b", "elv_hoog"], c["b", "elv_palliatief"], at(5, 9)),
+        (r3, c["b", "elv_palliatief"], c["b", "elv_hoog"], at(5, 10)),
+        (old, c["a", "elv_hoog"], c["a", "elv_laag"], at(12, month=2)),
+        (far, c["a", "elv_hoog"], c["a", "elv_laag"], at(6)),
+    ]:
+        StayProductChange.objects.create(stay=stay, from_capacity=old_count, to_capacity=new_count, changed_at=moment)
+
+    changes = rows_by_label(kpi_report(region=w.region, period=PERIOD).table("product_changes"))
+
+    assert changes["Opschaling: ELV laag to ELV hoog"]["count"] == 1
+    assert changes["Afschaling: ELV hoog to ELV laag"]["count"] == 1
+    assert changes["To ELV palliatief"]["count"] == 1
+    assert changes["Other product change"]["count"] == 1
+    assert changes["Total"]["count"] == 4
+
+
+def test_a_period_without_product_changes_shows_zero(report):
+    changes = rows_by_label(report.table("product_changes"))
+    assert changes["Total"]["count"] == 0 and changes["Total"]["share"] is None

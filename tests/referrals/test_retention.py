@@ -9,7 +9,7 @@ import time_machine
 
 from audit.models import AccessLog, Channel
 from referrals import retention, services
-from referrals.models import Offer, Patient, Referral, ReferralDraft, ReferralEvent, State, Stay
+from referrals.models import Offer, Patient, Referral, ReferralDraft, ReferralEvent, State, Stay, StayProductChange
 from referrals.tasks import pseudonymise_closed_referrals
 from tests.referrals.conftest import OTHER_BSN, VALID_BSN, referral_input
 
@@ -90,6 +90,17 @@ def test_after_the_term_identifiers_and_free_text_are_gone_and_statistics_remain
     assert (stay.admitted_at, stay.discharged_at, stay.discharge_destination) == (T0, DISCHARGED_AT, "home")
     assert ReferralEvent.objects.filter(referral=referral).count() == 8
     assert Offer.objects.filter(referral=referral, decline_reason="other").exists()
+
+
+def test_the_reason_for_a_product_change_goes_and_the_change_stays(desk, discharged):
+    stay = Stay.objects.get(referral=discharged)
+    StayProductChange.objects.create(
+        stay=stay, from_capacity=desk.capacity, to_capacity=desk.capacity, reason="Mevr. opgeknapt", changed_at=T0
+    )
+
+    assert run(DISCHARGED_AT + timedelta(days=91))["pseudonymised"] == 1
+
+    assert list(StayProductChange.objects.filter(stay=stay).values_list("reason", flat=True)) == [""]
 
 
 def test_the_term_is_a_region_setting(desk, discharged):

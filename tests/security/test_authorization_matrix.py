@@ -91,6 +91,8 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("referrals:admit", "POST"): Route("POST", {PROVIDER}, obj="booked_referral"),
     ("referrals:discharge", "POST"): Route("POST", {PROVIDER}, obj="booked_referral"),
     ("referrals:no_show", "POST"): Route("POST", {PROVIDER, DESK}, obj="booked_referral"),
+    # op-/afschaling: the booking's provider or the region's desk
+    ("referrals:stay_product_change", "POST"): Route("POST", {PROVIDER, DESK}, obj="booked_referral"),
     ("referrals:offer_accept", "POST"): Route("POST", {PROVIDER}, obj="offer"),
     ("referrals:offer_decline", "POST"): Route("POST", {PROVIDER}, obj="offer"),
     # daily bed overviews (counts only): everyone of the region; the "klopt nog" link: its signed
@@ -129,6 +131,7 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("api-referral-admission", "POST"): Route("POST", {PROVIDER}, obj="booked_referral", channel="api"),
     ("api-referral-discharge", "POST"): Route("POST", {PROVIDER}, obj="booked_referral", channel="api"),
     ("api-referral-no-show", "POST"): Route("POST", {PROVIDER, DESK}, obj="booked_referral", channel="api"),
+    ("api-referral-product-change", "POST"): Route("POST", {PROVIDER, DESK}, obj="booked_referral", channel="api"),
     ("api-offers", "GET"): Route("GET", SEES_REFERRALS, channel="api"),
     ("api-offer-accept", "POST"): Route("POST", {PROVIDER}, obj="offer", channel="api"),
     ("api-offer-decline", "POST"): Route("POST", {PROVIDER}, obj="offer", channel="api"),

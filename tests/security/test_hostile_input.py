@@ -47,6 +47,7 @@ from referrals.forms import (
     OfferAcceptForm,
     OfferDeclineForm,
     OfferSendForm,
+    ProductChangeForm,
     ReferralForm,
     StepForm,
 )
@@ -168,6 +169,7 @@ PAGE_FORMS = {
     "referrals:admit": (AdmitForm, lambda world: {"admitted_at": _now()}),
     "referrals:discharge": (DischargeForm, lambda world: {"discharged_at": _now(), "destination": "home"}),
     "referrals:no_show": (NoShowForm, lambda world: {"reason": "Niet gekomen"}),
+    "referrals:stay_product_change": (ProductChangeForm, lambda world: {"product": "elv_laag", "reason": "Opgeknapt"}),
     "referrals:offer_accept": (OfferAcceptForm, lambda world: {"admission_at": _now(60)}),
     "referrals:offer_decline": (OfferDeclineForm, lambda world: {"reason": "other", "text": "Geen plek"}),
     "beds:capacity_save": (CapacityForm, _capacity_form, _capacity_prefix),
@@ -273,6 +275,7 @@ def _api_bases(world) -> dict:
         },
         "api-referral-transition": {"to": "cancelled", "reason": "Patiënt toch thuis"},
         "api-referral-no-show": {"reason": "Niet gekomen"},
+        "api-referral-product-change": {"product": "elv_laag", "reason": "Opgeknapt"},
         "api-offer-decline": {"reason": "other", "text": "Geen plek"},
         "api-offer-accept": {"admission_at": (timezone.now() + timedelta(hours=1)).isoformat()},
         "fhir:servicerequest-create": referral_bundle(bsn=FRESH_BSN),

@@ -62,7 +62,7 @@ def test_gp_finds_a_bed_near_the_patient_refers_and_sees_it_accepted(demo, journ
     gp.select_option("#id_sex", "F")
     gp.fill("#id_postcode", "6411 AB")
     gp.select_option("#id_insurer", insurer.uzovi)
-    gp.select_option("#id_origin", "home")
+    expect(gp.locator("#id_origin")).to_have_count(0)  # a GP's patient is at home: not asked
     gp.select_option("#id_product", "elv_laag")
     gp.check("input[name='urgency'][value='today']")
     gp.check("#id_wakeful_eye")
