@@ -42,6 +42,9 @@ SHOTS = [
     ("9-beheer-organisaties.png", "beheer", "/beheer/organisations/", DESKTOP),
     ("10-beheer-regio-instellingen.png", "beheer", "/beheer/region/", DESKTOP),
     ("11-huisarts-sociale-kaart.png", "huisarts", "/social-map/?q=Heerlen", DESKTOP),
+    ("12-coordinator-klikmoment.png", "coordinator", "/referrals/klikmoment/", DESKTOP),
+    # {parallel}: the referral offered to two locations at once (seed()).
+    ("13-coordinator-parallelle-aanbiedingen.png", "coordinator", "/referrals/{parallel}/", DESKTOP),
 ]
 
 
@@ -61,8 +64,9 @@ def _bsn(n: int) -> str:
     raise ValueError(n)
 
 
-def seed() -> None:
-    """The demo data every screenshot shows (the database of DATABASE_URL)."""
+def seed() -> dict:
+    """The demo data every screenshot shows (the database of DATABASE_URL); the ids the paths of
+    SHOTS name."""
     from django.core.management import call_command
     from django.utils import timezone
 
@@ -73,6 +77,7 @@ def seed() -> None:
     from providers.models import Insurer, Product, Region, SelfServiceOffers
     from referrals import services
     from referrals.escalations import escalations_update
+    from referrals.matching import match_locations
 
     call_command("migrate", verbosity=0, interactive=False)
     seed_demo_region()
@@ -92,6 +97,7 @@ def seed() -> None:
         ("Jan Hermans", "elv_laag", "today", None, "searching"),
         ("Johanna Peters", "elv_palliatief", "today", None, "submitted"),
     ]
+    places = {}
     for n, (name, product, urgency, planned, state) in enumerate(patients):
         data = {
             "bsn": _bsn(n),
@@ -126,9 +132,15 @@ def seed() -> None:
             if capacity is not None and capacity.free > 0:
                 offer = services.offer_create(referral=referral, capacity=capacity, by=desk)
                 services.offer_accept(offer=offer, by=planner, admission_at=timezone.now() + timedelta(days=1))
+        if state == "searching":  # parallel offers: the two best matches at once
+            for suggestion in match_locations(referral=referral)[:2]:
+                services.offer_create(referral=referral, capacity=suggestion.capacity, by=desk)
+                referral.refresh_from_db()
+            places["parallel"] = referral.pk
     region.self_service_offers = mode
     region.save(update_fields=["self_service_offers"])
     escalations_update()
+    return places
 
 
 def _wait_for(url: str, seconds: int = 30) -> None:
@@ -164,7 +176,7 @@ def _login(page, username: str) -> None:
         raise SystemExit(f"could not log in as {username} (still on {page.url})")
 
 
-def shoot(base_url: str, out: Path) -> list[Path]:
+def shoot(base_url: str, out: Path, places: dict) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -176,7 +188,7 @@ def shoot(base_url: str, out: Path) -> list[Path]:
             context = browser.new_context(base_url=base_url, locale="nl-NL", timezone_id="Europe/Amsterdam", **options)
             page = context.new_page()
             _login(page, username)
-            page.goto(path)
+            page.goto(path.format(**places))
             page.wait_for_load_state("load")
             width = options["viewport"]["width"]
             height = min(page.evaluate("document.documentElement.scrollHeight"), FIRST_SCREEN_PX)
@@ -213,7 +225,7 @@ def main() -> None:
     import django
 
     django.setup()
-    seed()
+    places = seed()
 
     port = _free_port()
     server = subprocess.Popen(  # nosec B603: our own manage.py with fixed arguments
@@ -226,7 +238,7 @@ def main() -> None:
     try:
         base_url = f"http://127.0.0.1:{port}"
         _wait_for(base_url + "/healthz")
-        for path in shoot(base_url, args.out):
+        for path in shoot(base_url, args.out, places):
             print(f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}  {path.stat().st_size // 1024} kB")
     finally:
         server.terminate()
