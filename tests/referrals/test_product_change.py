@@ -5,7 +5,7 @@ timeline), and the service, the page and the API refuse what is not possible, ch
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -116,7 +116,7 @@ def test_the_same_product_is_refused_on_the_product(desk, admitted, laag):
 
 
 def test_a_product_the_location_has_no_count_for_is_refused_on_the_product(desk, admitted, laag):
-    with pytest.raises(ValidationError) as refused:
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
         services.stay_product_change(referral=admitted, product=product("elv_palliatief"), by=desk.planner)
 
     assert refused.value.message_dict["product"] == ["This location does not offer this product."]
