@@ -6,6 +6,7 @@
 #               stops with the server
 #   make test   create .venv, install and run the test suite (pytest)
 #   make lint   ruff check
+#   make simulate  the region simulator: a simulated quarter, report in simulate/results/
 #
 #   make lock   regenerate requirements/*.txt from pyproject.toml (UPGRADE=1: newest allowed)
 #
@@ -31,7 +32,7 @@ PYTEST_ARGS ?=
 # `make lock UPGRADE=1` moves every pin to the newest release pyproject.toml allows.
 UPGRADE ?=
 
-.PHONY: venv install lock messages run test lint format security bench screenshots clean
+.PHONY: venv install lock messages run test lint format security bench simulate screenshots clean
 
 venv install: $(STAMP)
 
@@ -120,6 +121,13 @@ $(BENCH_STAMP): $(LOCK_BENCH)
 
 bench: $(BENCH_STAMP) messages
 	$(BENCH_VENV)/bin/python -m bench.run $(BENCH_ARGS)
+
+# The region simulator (simulate/README.md): a quarter of a Zuid-Limburg-size region through the
+# desk's real services on a throw-away SQLite database; the report goes to simulate/results/.
+# Other runs: `make simulate SIMULATE_ARGS="--seed 7 --days 30"` (python -m simulate --help).
+SIMULATE_ARGS ?=
+simulate: $(STAMP) messages
+	$(PY) -m simulate $(SIMULATE_ARGS)
 
 # The README's "First five minutes" screenshots (docs/screenshots/): demo data in a throw-away
 # SQLite database, the app on 127.0.0.1, each role logged in with Debian's Chromium.
