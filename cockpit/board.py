@@ -10,7 +10,7 @@ flagged when nobody at the location hears of offers in the portal (providers.rea
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from django.db.models import Case, Count, F, IntegerField, Prefetch, Value, When, Window
+from django.db.models import Count, F, Prefetch, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +23,7 @@ from referrals import models as referral_models
 from referrals.matching import Suggestion, rank_referrals
 from referrals.models import OPEN_STATES, BedProposal, Offer, OfferState, Referral, State, Urgency
 from referrals.selectors import referrals_visible_to
+from referrals.urgency import most_urgent_first
 
 BOARD_COLUMN_LIMIT = 12  # cards per state; the rest is one click away in the referral list
 WARN_SHARE = 0.25  # "due soon" when less than a quarter of the allowed time is left
@@ -169,15 +170,6 @@ class Board:
         return sum(column.total for column in self.columns)
 
 
-def _urgency_rank():
-    return Case(
-        When(urgency=Urgency.TODAY, then=Value(0)),
-        When(urgency=Urgency.WITHIN_24H, then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
-
-
 def regional_board(
     *,
     user: User,
@@ -215,10 +207,7 @@ def regional_board(
                 RowNumber(),
                 partition_by=[F("state")],
                 order_by=[
-                    _urgency_rank().asc(),
-                    F("planned_date").asc(nulls_first=True),
-                    F("created_at").asc(),
-                    F("id").asc(),
+                    *most_urgent_first(),
                 ],
             )
         )

@@ -17,14 +17,14 @@ once per referral (unique constraint), whichever run sees it first.
 import logging
 from datetime import datetime, timedelta
 
-from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from beds.models import CapacityChange
 from providers.models import Region
 from referrals import notifications
 from referrals.matching import rank_referrals
-from referrals.models import BedProposal, Notification, Referral, State, Urgency
+from referrals.models import BedProposal, Notification, Referral, State
+from referrals.urgency import most_urgent_first, urgency_order
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +47,6 @@ def freed_changes(*, since: datetime) -> dict[int, CapacityChange]:
     return {change.capacity_id: change for change in changes if _offerable(change.after) > _offerable(change.before)}
 
 
-def urgency_order(referral: Referral) -> tuple:
-    """Most urgent first (today, within 24 h, then planned by date), then longest waiting."""
-    rank = {Urgency.TODAY: 0, Urgency.WITHIN_24H: 1, Urgency.PLANNED: 2}[referral.urgency]
-    return (rank, referral.planned_date or datetime.max.date(), referral.created_at, referral.pk)
-
-
 def proposals_update(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     freed = freed_changes(since=now - LOOKBACK)
@@ -68,17 +62,11 @@ def proposals_update(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def _searching(region: Region) -> list[Referral]:
-    urgency = Case(
-        When(urgency=Urgency.TODAY, then=Value(0)),
-        When(urgency=Urgency.WITHIN_24H, then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
     return list(
         Referral.objects.filter(region=region, state=State.SEARCHING)
         .select_related("patient", "referred_by")
         .prefetch_related("care_needs")
-        .order_by(urgency, "planned_date", "created_at", "id")[:REFERRALS_PER_REGION]
+        .order_by(*most_urgent_first())[:REFERRALS_PER_REGION]
     )
 
 

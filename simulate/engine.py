@@ -145,7 +145,7 @@ class Simulation:
         escalations_update(now=now)
 
     def _proposals(self, now: datetime) -> None:
-        if proposals_update(now=now).get("proposals"):
+        if proposals_update(now=now)["proposed"]:
             self._signal_beds()
 
     def _confirm_counts(self):
