@@ -11,10 +11,14 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _beds(text: str) -> dict:
-    """Contracted beds per product: elv_laag=40,elv_hoog=60 → {"elv_laag": 40, "elv_hoog": 60}."""
-    pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
-    return {code.strip(): int(count) for code, count in pairs}
+def _per_product(value):
+    """product=value pairs, e.g. elv_laag=40,elv_hoog=60 → {"elv_laag": 40, "elv_hoog": 60}."""
+
+    def parse(text: str) -> dict:
+        pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
+        return {code.strip(): value(number) for code, number in pairs}
+
+    return parse
 
 
 def main(argv=None) -> int:
@@ -26,7 +30,10 @@ def main(argv=None) -> int:
     parser.add_argument("--days", type=int, default=defaults.days, help="days with arrivals (default: a quarter)")
     parser.add_argument("--population", type=int, default=defaults.population)
     parser.add_argument("--start", default=defaults.start, help="local start, e.g. 2027-01-04T00:00 (a Monday)")
-    parser.add_argument("--beds", type=_beds, default={}, help="contracted beds, e.g. elv_laag=40,elv_hoog=60")
+    parser.add_argument("--beds", type=_per_product(int), default={}, help="contracted beds, e.g. elv_laag=40")
+    parser.add_argument("--mix", type=_per_product(float), default=None, help="product mix, e.g. elv_hoog=1")
+    parser.add_argument("--mean-stay-days", type=float, default=defaults.mean_length_of_stay_days)
+    parser.add_argument("--jobs-every", type=int, default=None, help="minutes between escalation and proposal passes")
     parser.add_argument("--target", type=float, default=defaults.beds_target, help="planner target sizing the beds")
     parser.add_argument("--patience", type=float, default=defaults.patience_hours, help="hours before placed elsewhere")
     parser.add_argument("--idealised", action="store_true", help="the Erlang model: 24/7, no declines, no transport")
@@ -42,6 +49,10 @@ def main(argv=None) -> int:
         beds_target=args.target,
         patience_hours=args.patience,
         idealised=args.idealised,
+        product_mix=args.mix or defaults.product_mix,
+        mean_length_of_stay_days=args.mean_stay_days,
+        escalations_every_minutes=args.jobs_every or defaults.escalations_every_minutes,
+        proposals_every_minutes=args.jobs_every or defaults.proposals_every_minutes,
     )
 
     # Always the simulator's own settings: a new SQLite file, never a database that holds anything.
