@@ -57,6 +57,8 @@ def navigation(request):
         (role == Role.COORDINATOR, "cockpit:board", _("Regional board"), ()),
         (role in (Role.COORDINATOR, Role.ANALYST), "cockpit:capacity", _("Capacity"), ()),
         (role in (Role.COORDINATOR, Role.ANALYST), "cockpit:kpis", _("KPIs"), ()),
+        (role in (Role.COORDINATOR, Role.ANALYST), "cockpit:monitoring", _("Monitoring"), ()),
+        (role in (Role.COORDINATOR, Role.ANALYST), "cockpit:planner", _("Capacity planner"), ()),
         (role == Role.COORDINATOR, "audit:privacy", _("Privacy"), ("audit:",)),  # audit/views.py: who answers
         (role in SOCIAL_MAP_ROLES, "providers:social_map", _("Social map"), ()),
         (role in BEHEER_READERS, "beheer:index", _("Administration"), ("beheer:",)),

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from providers.models import Organisation, OrganisationKind
+from providers.models import Insurer, Organisation, OrganisationKind
 from providers.services import CREATABLE_KINDS, clean_agb_code, clean_optional_phone, clean_optional_postcode, clean_ura
 
 
@@ -52,9 +52,22 @@ class OrganisationForm(forms.Form):
     city = forms.CharField(label=_label(Organisation, "city"), max_length=80, required=False)
     phone = forms.CharField(label=_label(Organisation, "phone"), max_length=30, required=False)
     email = forms.EmailField(label=_label(Organisation, "email"), max_length=254, required=False)
+    insurer = forms.ModelChoiceField(
+        label=_label(Organisation, "insurer"),
+        queryset=Insurer.objects.order_by("name"),
+        required=False,
+        help_text=_("Insurers only: the UZOVI insurer this organisation represents in the region. Required."),
+    )
+    duty_of_care_email = forms.EmailField(
+        label=_label(Organisation, "duty_of_care_email"),
+        max_length=254,
+        required=False,
+        help_text=_("Insurers only: escalations of this insurer's insured who wait too long for a bed go here."),
+    )
 
     def __init__(self, *args, editable_kind: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.asks_insurer = True
         if not editable_kind:
             del self.fields["kind"]
 
@@ -63,7 +76,18 @@ class OrganisationForm(forms.Form):
         """The edit form of an existing organisation, filled with what is stored."""
         editable_kind = organisation.kind in CREATABLE_KINDS
         initial = {name: getattr(organisation, name) for name in cls.base_fields}
-        return cls(data, initial=initial, editable_kind=editable_kind)
+        form = cls(data, initial=initial, editable_kind=editable_kind)
+        # The insurer it represents is shown for insurers only (the list costs a query); the fields
+        # stay on the form, so what is posted is still checked (and blanked for other kinds).
+        form.asks_insurer = organisation.kind == OrganisationKind.INSURER
+        return form
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind", self.initial.get("kind"))
+        if kind == OrganisationKind.INSURER and not cleaned.get("insurer") and "insurer" not in self.errors:
+            self.add_error("insurer", _("Choose the insurer this organisation represents."))
+        return cleaned
 
     def clean_agb_code(self):
         return clean_agb_code(self.cleaned_data["agb_code"])

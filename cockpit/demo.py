@@ -6,6 +6,7 @@ Names are invented; no BSNs.
 """
 
 import random
+import zlib
 from datetime import timedelta
 
 from django.db import transaction
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from beds.models import Capacity, CapacityChange, ChangeSource
-from providers.models import Region
+from providers.models import Insurer, Region
 from referrals.models import (
     DeclineReason,
     DischargeDestination,
@@ -76,9 +77,19 @@ def _history(capacity: Capacity, rng: random.Random, now, days: int) -> list[Cap
     return changes
 
 
+# Patients' insurers, picked from the name's checksum (not from `rng`, so the demo figures stay
+# as they were): mostly the demo insurer organisation's (providers.demo.DEMO_INSURER_UZOVI).
+DEMO_PATIENT_INSURERS = ("9015", "9015", "9015", "7095", "7095", "3311", "3332")
+
+
 def _patient(rng: random.Random) -> Patient:
+    name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+    uzovi = DEMO_PATIENT_INSURERS[zlib.crc32(name.encode()) % len(DEMO_PATIENT_INSURERS)]
     return Patient.objects.create(
-        name=f"{rng.choice(FIRST)} {rng.choice(LAST)}", sex=rng.choice([Sex.FEMALE, Sex.MALE]), postcode="6411 AB"
+        name=name,
+        sex=rng.choice([Sex.FEMALE, Sex.MALE]),
+        postcode="6411 AB",
+        insurer=Insurer.objects.filter(uzovi=uzovi).first(),
     )
 
 

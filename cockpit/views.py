@@ -7,6 +7,7 @@ referral list are access-logged with action "export".
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
@@ -21,10 +22,13 @@ from audit.trail import audited
 from cockpit import exports
 from cockpit.board_cache import board_columns
 from cockpit.capacity import capacity_picture
-from cockpit.forms import BoardFilterForm, PeriodForm
+from cockpit.forms import BoardFilterForm, PeriodForm, PlannerForm
 from cockpit.kpis import kpi_report
 from cockpit.periods import Period
+from cockpit.planner import Plan, capacity_plan
+from cockpit.planner_chart import curve_chart
 from elvdesk.htmx import wants_fragment
+from elvdesk.numbers import half_up, percentage
 from providers.reachability import open_contact_problems, unreachable_locations
 
 COCKPIT_ROLES = (Role.COORDINATOR, Role.ANALYST)
@@ -172,3 +176,136 @@ def referral_export(request):
     if fmt == "csv":
         return exports.csv_response(exports.table_rows(table), filename)
     return exports.xlsx_response([(_("Referrals"), exports.table_rows(table))], filename)
+
+
+def planner_form(query) -> PlannerForm:
+    """Always bound, so the page and the API clean alike; without any input the form is filled
+    with the defaults (the last 90 days, target 5 %), so the page shows what it computed."""
+    today = timezone.localdate()
+    if not any(query.get(name) for name in PlannerForm.QUERY_NAMES):
+        query = PlannerForm.defaults(today=today)
+    return PlannerForm(query, today=today)
+
+
+def plan_for(form: PlannerForm, region) -> Plan | None:
+    """The plan of a valid form; None (and the error on the form) when a what-if names a location
+    that is not the region's own."""
+    try:
+        return capacity_plan(
+            region=region,
+            period=form.period,
+            target=form.target_share,
+            growth_percent=form.growth_percent,
+            changes=form.cleaned_data["beds"],
+            pooled=form.cleaned_data["flex"],
+        )
+    except ValidationError as error:
+        for name, messages in error.message_dict.items():
+            for message in messages:
+                form.add_error(name, message)
+        return None
+
+
+PLANNER_TEMPLATE = "cockpit/planner.html"
+
+
+@login_required
+@role_required(*COCKPIT_ROLES)
+@require_GET
+def planner(request):
+    """The capacity planner (cockpit/planner.py): per product the chance of no free bed against the
+    number of beds, for the user's own region; the what-ifs live in the query string."""
+    region = request.user.organisation.region
+    form = planner_form(request.GET)
+    plan = plan_for(form, region) if form.is_valid() else None
+    if plan is not None:
+        for row in plan.rows:
+            row.chart = curve_chart(
+                chart_id=f"chart-planner-{row.key}",
+                title=_("Chance of no free bed against the number of beds · %(product)s") % {"product": row.name},
+                row=row,
+                target=plan.target,
+            )
+    context = {"region": region, "form": form, "plan": plan, "query": request.GET.urlencode()}
+    partial = wants_fragment(request)
+    response = render(
+        request,
+        f"{PLANNER_TEMPLATE}#planner" if partial else PLANNER_TEMPLATE,
+        context,
+        status=200 if plan is not None else 400,
+    )
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _planner_rows(plan: Plan):
+    yield [
+        _("Product"),
+        _("Referrals in the period"),
+        _("Arrivals per day"),
+        _("Discharged stays"),
+        _("Mean length of stay (d)"),
+        _("Length of stay from"),
+        _("Offered load (erlangs)"),
+        _("Contracted beds today"),
+        _("Beds added or removed"),
+        _("Beds in the plan"),
+        _("Chance of no free bed (%)"),
+        _("Target (%)"),
+        _("Beds needed"),
+        _("Beds short (negative: to spare)"),
+    ]
+    for row in plan.rows:
+        yield [
+            row.name,
+            row.arrivals,
+            float(half_up(row.arrivals_per_day, 3)),
+            row.discharged_stays,
+            float(half_up(row.mean_los_days, 2)),
+            row.los_source_label,
+            float(half_up(row.load, 3)),
+            row.beds_contracted,
+            row.beds_changed,
+            row.beds_today,
+            float(percentage(row.probability, 2)),
+            float(percentage(plan.target, 2)),
+            row.needed,
+            row.shortfall,
+        ]
+
+
+def _curve_rows(plan: Plan):
+    yield [_("Product"), _("Beds"), _("Chance of no free bed (%)"), _("Beds in the plan"), _("Beds needed")]
+    for row in plan.rows:
+        for point in row.curve:
+            yield [
+                row.name,
+                point.beds,
+                float(percentage(point.probability, 2)),
+                _("yes") if point.is_current else "",
+                _("yes") if point.is_needed else "",
+            ]
+
+
+@login_required
+@role_required(*COCKPIT_ROLES)
+@require_GET
+def planner_export(request):
+    """`?format=csv|xlsx` and the planner's query: the summary per product and, per product and
+    number of beds, the chance of no free bed. CSV: the summary, an empty line, the curves;
+    XLSX: one sheet each."""
+    fmt = _export_format(request)
+    if fmt is None:
+        return _bad_export(_("Choose the format csv or xlsx."))
+    form = planner_form(request.GET)
+    plan = plan_for(form, request.user.organisation.region) if form.is_valid() else None
+    if plan is None:  # the page again, with the form and its errors, as the KPI exports do
+        context = {"region": request.user.organisation.region, "form": form, "plan": None}
+        return render(request, PLANNER_TEMPLATE, context, status=400)
+    period = plan.period
+    filename = f"elv-capacity-plan-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        return exports.csv_response([*_planner_rows(plan), [], *_curve_rows(plan)], filename)
+    return exports.xlsx_response(
+        [(_("Capacity plan"), _planner_rows(plan)), (_("Chance per number of beds"), _curve_rows(plan))], filename
+    )

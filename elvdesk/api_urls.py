@@ -1,6 +1,7 @@
 from django.urls import path
 
 from beds import api as beds_api
+from cockpit import api as cockpit_api
 from elvdesk.api_root import ApiRootApi
 from interop import api as interop_api
 from referrals import api as referrals_api
@@ -28,4 +29,5 @@ urlpatterns = [
     path("offers/", referrals_api.OfferListApi.as_view(), name="api-offers"),
     path("offers/<int:pk>/accept/", referrals_api.OfferAcceptApi.as_view(), name="api-offer-accept"),
     path("offers/<int:pk>/decline/", referrals_api.OfferDeclineApi.as_view(), name="api-offer-decline"),
+    path("planner/", cockpit_api.PlannerApi.as_view(), name="api-planner"),
 ]

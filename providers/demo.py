@@ -240,6 +240,9 @@ def _demo_phone(city: str, rng: random.Random) -> str:
     return normalise_dutch_phone(area + subscriber)
 
 
+DEMO_INSURER_UZOVI = "9015"  # CZ, the largest insurer in Zuid-Limburg
+
+
 def _fill_in(model, lookup: dict, values: dict):
     """Create the row with `values`; of a row that exists, fill in only the fields still empty.
     Returns (row, created)."""
@@ -413,7 +416,18 @@ def seed_demo_region() -> dict:
             phone=DESK_PHONES["zuid-limburg"],
             email="regioloket@demo.elvdesk.localhost",
         ),
-        "insurer": _organisation(region, OrganisationKind.INSURER, "Zorgverzekeraar Zuid (analyse)", None),
+        # The analyst "analist" works for this insurer organisation: it represents DEMO_INSURER_UZOVI
+        # (the insurer most demo patients of cockpit/demo.py have), so the monitoring page shows
+        # its insured beside the region, and waiting_long escalations of its insured go to the
+        # duty-of-care address (zorgplicht).
+        "insurer": _organisation(
+            region,
+            OrganisationKind.INSURER,
+            "Zorgverzekeraar Zuid (analyse)",
+            None,
+            insurer=Insurer.objects.filter(uzovi=DEMO_INSURER_UZOVI).first(),
+            duty_of_care_email="zorgplicht@zorgverzekeraar-zuid.demo.elvdesk.localhost",
+        ),
     }
     users = []
     password = None  # hashed once, for every user created now: hashing is slow on purpose

@@ -165,6 +165,21 @@ class Organisation(models.Model):
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     # Inactive: kept with its history, gone from search, matching and the social map.
     is_active = models.BooleanField(_("active"), default=True)
+    # Only for kind INSURER: the UZOVI insurer this organisation represents in the region. Its
+    # analysts see the monitoring of this insurer's insured (cockpit/monitoring.py).
+    insurer = models.ForeignKey(
+        Insurer,
+        verbose_name=_("insurer represented"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="organisations",
+    )
+    duty_of_care_email = models.EmailField(
+        _("duty of care contact (e-mail)"),
+        blank=True,
+        help_text=_("Zorgplicht: escalations of this insurer's insured who wait too long for a bed go here."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -288,3 +303,27 @@ class ContactProblem(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class DutyOfCareMessage(models.Model):
+    """Zorgplicht: an e-mail to an insurer organisation's duty-of-care contact about one of its
+    insured who waits too long for a bed (an escalation of kind waiting_long). An outbox row
+    (elvdesk/outbox.py): written in the escalation's transaction, sent once by
+    referrals.tasks.send_duty_of_care_email. It holds no patient data; the e-mail is rendered
+    from the referral at sending time, pseudonymised (referral number, age, product, waiting time)."""
+
+    escalation = models.ForeignKey("referrals.Escalation", on_delete=models.CASCADE, related_name="+")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="duty_of_care_messages")
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("duty of care e-mail")
+        verbose_name_plural = _("duty of care e-mails")
+        constraints = [
+            models.UniqueConstraint(fields=["escalation", "organisation"], name="duty_of_care_once_per_escalation")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} · {self.escalation_id}"

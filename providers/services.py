@@ -33,7 +33,19 @@ CREATABLE_KINDS = (
 # Care-giving organisations are known to referrers and insurers by their AGB code.
 AGB_REQUIRED_KINDS = (OrganisationKind.PROVIDER, OrganisationKind.GP_PRACTICE, OrganisationKind.HOSPITAL)
 
-ORGANISATION_FIELDS = ["kind", "name", "agb_code", "ura", "street", "postcode", "city", "phone", "email"]
+ORGANISATION_FIELDS = [
+    "kind",
+    "name",
+    "agb_code",
+    "ura",
+    "street",
+    "postcode",
+    "city",
+    "phone",
+    "email",
+    "insurer",
+    "duty_of_care_email",
+]
 LOCATION_FIELDS = [
     "name",
     "street",
@@ -140,6 +152,7 @@ def _organisation_values(data: dict, *, kind: str, exclude_pk: int | None) -> di
     for text_field in ("street", "city", "email"):
         if text_field in values:
             values[text_field] = (values[text_field] or "").strip()
+    _insurer_values(values, kind=kind, errors=errors)
     agb = values.get("agb_code")
     if kind in AGB_REQUIRED_KINDS and "agb_code" in values and not agb and "agb_code" not in errors:
         errors["agb_code"] = [_("Care providers, GP practices and hospitals need their AGB code.")]
@@ -152,6 +165,20 @@ def _organisation_values(data: dict, *, kind: str, exclude_pk: int | None) -> di
     if errors:
         raise ValidationError(errors)
     return values
+
+
+def _insurer_values(values: dict, *, kind: str, errors: dict) -> None:
+    """An insurer organisation names the UZOVI insurer it represents; other kinds have none
+    (and no duty-of-care contact)."""
+    if kind != OrganisationKind.INSURER:
+        for name, empty in (("insurer", None), ("duty_of_care_email", "")):
+            if name in values:
+                values[name] = empty
+        return
+    if "insurer" in values and values["insurer"] is None:
+        errors["insurer"] = [_("Choose the insurer this organisation represents.")]
+    if "duty_of_care_email" in values:
+        values["duty_of_care_email"] = (values["duty_of_care_email"] or "").strip()
 
 
 @transaction.atomic

@@ -31,6 +31,7 @@ from accounts.models import Role, User
 from beds.models import Capacity
 from providers.models import Region
 from referrals import notifications
+from referrals.duty_of_care import duty_of_care_notify
 from referrals.models import Escalation, EscalationKind, Offer, OfferState, Referral, State, Urgency
 from referrals.proposals import freed_meanwhile
 from referrals.reservations import reservations_at_risk
@@ -98,9 +99,14 @@ def _raise(referral: Referral, kind: str, *, now: datetime, offer: Offer | None 
     is already recorded (by an earlier or a concurrent run): then nobody is notified."""
     try:
         with transaction.atomic():
-            Escalation.objects.create(referral=referral, kind=kind, offer=offer, details=details or {}, created_at=now)
+            escalation = Escalation.objects.create(
+                referral=referral, kind=kind, offer=offer, details=details or {}, created_at=now
+            )
             if users and kind in NOTIFICATION_KIND:
                 notifications.notify(users=users, referral=referral, kind=NOTIFICATION_KIND[kind])
+            if kind == EscalationKind.WAITING_LONG:
+                # Zorgplicht: the patient's insurer hears it too (referrals/duty_of_care.py).
+                duty_of_care_notify(escalation=escalation)
     except IntegrityError:
         return False
     logger.info("escalation %s raised for referral %s", kind, referral.pk)

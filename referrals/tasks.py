@@ -17,8 +17,10 @@ from elvdesk.outbox import (
     outbox_send,
     outbox_wake,
 )
+from providers.models import DutyOfCareMessage
 from referrals import services
-from referrals.models import Notification, Offer, OfferState
+from referrals.duty_of_care import age_in_years
+from referrals.models import Notification, Offer, OfferState, Patient
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +53,47 @@ def send_notification_email(self, notification_id: int) -> bool:
     return True
 
 
+@shared_task(**SEND_TASK_OPTIONS)
+def send_duty_of_care_email(self, message_id: int) -> bool:
+    """Zorgplicht (referrals/duty_of_care.py): one e-mail to an insurer's duty-of-care contact,
+    in Dutch, pseudonymised, through the outbox like every other e-mail."""
+    if not outbox_claim(model=DutyOfCareMessage, pk=message_id):
+        return False
+    row = DutyOfCareMessage.objects.select_related(
+        "organisation", "escalation__referral__product", "escalation__referral__region"
+    ).get(pk=message_id)
+    organisation, escalation = row.organisation, row.escalation
+    referral = escalation.referral
+    birth, insurer_id = Patient.objects.filter(pk=referral.patient_id).values_list("date_of_birth", "insurer_id").get()
+    # Still the patient's insurer's organisation, in the referral's region, with an address.
+    still_entitled = organisation.insurer_id == insurer_id and organisation.region_id == referral.region_id
+    if not (organisation.is_active and organisation.duty_of_care_email and still_entitled):
+        outbox_close_unsent(model=DutyOfCareMessage, pk=message_id)
+        return False
+    with translation.override("nl"):
+        context = {
+            "referral_number": referral.pk,
+            "organisation": organisation,
+            "region": referral.region,
+            "product": referral.product.name,
+            "age": age_in_years(birth),
+            "waiting_hours": int((escalation.created_at - referral.created_at).total_seconds() // 3600),
+            "limit_hours": referral.region.search_limit_hours,
+        }
+        subject = render_to_string("referrals/email/duty_of_care_subject.txt", context).strip()
+        body = render_to_string("referrals/email/duty_of_care_body.txt", context)
+    message = EmailMultiAlternatives(subject, body, to=[organisation.duty_of_care_email])
+    outbox_send(task=self, model=DutyOfCareMessage, pk=message_id, message=message)
+    logger.info("duty of care e-mail %s sent (escalation %s)", message_id, escalation.pk)
+    return True
+
+
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=100)
 def send_pending_notification_emails() -> int:
-    """Outbox sweep: e-mails that could not be queued (broker down) or whose worker died."""
-    return outbox_wake(task=send_notification_email, pks=outbox_due(rows=Notification.objects.all()))
+    """Outbox sweep: e-mails that could not be queued (broker down) or whose worker died.
+    Also the duty-of-care e-mails to insurers (same outbox, same sweep)."""
+    sent = outbox_wake(task=send_notification_email, pks=outbox_due(rows=Notification.objects.all()))
+    return sent + outbox_wake(task=send_duty_of_care_email, pks=outbox_due(rows=DutyOfCareMessage.objects.all()))
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=100)

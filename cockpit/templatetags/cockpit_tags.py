@@ -16,6 +16,8 @@ def cell(row: dict, column) -> str:
     value = row.get(column.key)
     if value is None or value == "":
         return "—"
+    if isinstance(value, str) and column.kind != Kind.TEXT:
+        return value  # a suppressed figure ("<5", cockpit/monitoring.py)
     if column.kind == Kind.SHARE:
         return format_percentage(value)
     if column.kind in (Kind.HOURS, Kind.DAYS):
@@ -37,3 +39,14 @@ def is_numeric(column) -> bool:
 @register.filter
 def unit(column) -> str:
     return {Kind.HOURS: "h", Kind.DAYS: "d", Kind.MINUTES: "min"}.get(column.kind, "")
+
+
+@register.filter
+def percent(share, places=1) -> str:
+    """A share 0..1 as a rounded percentage in the active language ("3,65 %")."""
+    return format_percentage(share, int(places))
+
+
+@register.filter
+def decimal(value, places=1) -> str:
+    return format_number(value, int(places))

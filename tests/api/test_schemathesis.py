@@ -82,6 +82,9 @@ DATA_DEPENDENT_FIELDS = {
     "POST /api/v1/referrals/{id}/discharge/": {"discharged_at"},
     # A product code from the database, one the stay's location has and the patient has not yet.
     "POST /api/v1/referrals/{id}/product-change/": {"product"},
+    # The planner: a period within the last 731 days up to today, both dates or neither; the
+    # what-if beds name locations of the caller's region and products it offers.
+    "GET /api/v1/planner/": {"from", "to", "beds"},
 }
 
 CONFIG = schemathesis.Config.from_dict(

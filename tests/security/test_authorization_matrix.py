@@ -113,6 +113,12 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("cockpit:kpis", "GET"): Route("GET", {DESK, ANALYST}),
     ("cockpit:kpi_export", "GET"): Route("GET", {DESK, ANALYST}),
     ("cockpit:referral_export", "GET"): Route("GET", {DESK, ANALYST}),
+    # monitoring per insurer: suppressed aggregates of the user's own region (cockpit/monitoring.py)
+    ("cockpit:monitoring", "GET"): Route("GET", {DESK, ANALYST}),
+    ("cockpit:monitoring_export", "GET"): Route("GET", {DESK, ANALYST}),
+    # the capacity planner: aggregates of the user's own region (cockpit/planner.py)
+    ("cockpit:planner", "GET"): Route("GET", {DESK, ANALYST}),
+    ("cockpit:planner_export", "GET"): Route("GET", {DESK, ANALYST}),
     # privacy (NEN 7513): the desk answers a patient's question, starting from the posted BSN
     # (audit/views.py); no patient id in any URL. Other regions: tests/audit/test_privacy.py.
     ("audit:privacy", "GET"): Route("GET", {DESK}),
@@ -137,6 +143,7 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("api-offer-decline", "POST"): Route("POST", {PROVIDER}, obj="offer", channel="api"),
     ("api-capacity-bulk", "GET"): Route("GET", {PROVIDER}, channel="api"),
     ("api-capacity-bulk", "PUT"): Route("PUT", {PROVIDER}, channel="api"),
+    ("api-planner", "GET"): Route("GET", {DESK, ANALYST}, channel="api"),
     # FHIR R4 (interop): capacity resources for every role of the region, referrals as the API
     ("fhir:metadata", "GET"): Route("GET", channel="public"),
     ("fhir:codesystem-search", "GET"): Route("GET", channel="public"),

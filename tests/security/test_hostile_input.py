@@ -36,6 +36,7 @@ from audit.forms import PatientSearchForm
 from audit.models import AccessLog
 from beds.forms import CapacityForm, OverviewFilterForm, OverviewSubscriptionForm
 from beds.models import Capacity
+from cockpit.forms import PlannerForm
 from elvdesk.input_limits import MEDICAL_REASON
 from interop.fhir.intake import parse_referral_bundle
 from interop.fhir.protocol import FhirError
@@ -204,8 +205,9 @@ PAGE_FORMS = {
     ),
 }
 # Query parameters of the pages: the overview's filters (the `insurer` case of the report); the
-# NUL check does not depend on the name, so one more stands for every other page.
-PAGE_QUERY = ("q", *OverviewFilterForm.base_fields)
+# NUL check does not depend on the name, so one more stands for every other page. The capacity
+# planner's period and what-ifs (cockpit/forms.py) too: numbers and dates it must refuse, not fail on.
+PAGE_QUERY = ("q", *OverviewFilterForm.base_fields, *PlannerForm.QUERY_NAMES)
 
 
 def _form_fields(form_class, prefix: str) -> dict[str, object]:
