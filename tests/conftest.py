@@ -448,3 +448,15 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the portal's default language (Dutch). A request through the test client
+    leaves its language active in the thread; without this a test reading English messages passed
+    or failed depending on which test ran before it (pytest-randomly)."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()

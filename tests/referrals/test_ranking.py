@@ -4,7 +4,7 @@ the referrer's chosen location first among fresh counts, the board's best match 
 from datetime import timedelta
 
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cockpit.board import offer_suggestions
 from providers.models import Insurer, Product
@@ -41,7 +41,8 @@ def test_a_stale_count_next_door_ranks_after_a_confirmed_count_further_away(desk
     desk.capacity.confirmed_at = timezone.now() - timedelta(hours=desk.region.stale_after_hours + 1)
     desk.capacity.save(update_fields=["confirmed_at"])  # in 6411, where the patient lives
     far_fresh = _location(desk, "6291")  # Vaals
-    suggestions = match_locations(referral=_searching(desk))
+    with translation.override("en"):
+        suggestions = match_locations(referral=_searching(desk))
     names = _names(suggestions)
     assert names.index(far_fresh.location.name) < names.index(desk.location.name)
     stale = next(s for s in suggestions if s.location == desk.location)
@@ -60,7 +61,8 @@ def test_a_stale_contracted_count_ranks_after_a_fresh_uncontracted_one(desk):
 
 def test_the_location_chosen_on_the_overview_comes_first_among_fresh_counts(desk):
     chosen = _location(desk, "6291", insurers=["3311"])  # far and not contracted
-    suggestions = match_locations(referral=_searching(desk, preferred_location=chosen.location))
+    with translation.override("en"):
+        suggestions = match_locations(referral=_searching(desk, preferred_location=chosen.location))
     assert suggestions[0].location == chosen.location
     assert suggestions[0].preferred
     assert "Chosen by the referrer on the bed overview" in suggestions[0].reasons
