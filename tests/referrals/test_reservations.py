@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from stdnum.nl import bsn as nl_bsn
 
 from beds import services as beds
@@ -73,7 +73,8 @@ def test_a_location_with_no_free_bed_now_but_one_expected_is_suggested_for_a_pla
         capacity_id=desk.capacity.pk, by=desk.planner, counts={"available": 0, "expected_24h": 0, "expected_72h": 1}
     )
     planned = _planned(desk)
-    suggestion = next(s for s in match_locations(referral=planned) if s.capacity == desk.capacity)
+    with translation.override("en"):
+        suggestion = next(s for s in match_locations(referral=planned) if s.capacity == desk.capacity)
     assert suggestion.for_date == DAY
     assert any("expected by 5 March" in reason for reason in suggestion.reasons)
     today, _ = services.referral_submit(by=desk.gp, data=referral_input(bsn=OTHER_BSN))
