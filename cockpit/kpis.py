@@ -239,6 +239,7 @@ def kpi_report(*, region: Region, period: Period) -> KpiReport:
         _unmet(referrals),
         *_stays(region, period),
         _product_changes(region, period),
+        _cross_region(region, period),
         _providers(region, period),
     ]
     return KpiReport(period=period, tables=tables)
@@ -462,6 +463,36 @@ def _product_changes(region, period) -> Table:
         dict(changes.order_by().annotate(shift=shift_expression()).values_list("shift").annotate(n=Count("id"))),
         Shift.choices(),
         chart_desc=_("Bar chart of the number of product changes per kind."),
+    )
+
+
+def _cross_region(region, period) -> Table:
+    """Placements across the region's border (referrals/cross_region.py), both ways, in one query."""
+    ours, here = Q(referral__region=region), Q(location__organisation__region=region)
+    counts = (
+        Offer.objects.filter(
+            ours | here,
+            state__in=BOOKED_OFFER_STATES,
+            answered_at__gte=period.start_at,
+            answered_at__lt=period.end_at,
+        )
+        .order_by()
+        .aggregate(out=Count("id", filter=ours & ~here), into=Count("id", filter=here & ~ours))
+    )
+    return _count_table(
+        "cross_region",
+        _("Placements across the region's border"),
+        _(
+            "Beds booked in the period (accepted by the provider) across the region's border: the region's own "
+            "patients placed at a location of a neighbouring region because no bed of the region fitted, and "
+            "patients of neighbouring regions placed at the region's locations."
+        ),
+        _("Direction"),
+        counts,
+        [
+            ("out", _("Our patients placed in a neighbouring region")),
+            ("into", _("Patients of neighbouring regions placed here")),
+        ],
     )
 
 

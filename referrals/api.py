@@ -19,6 +19,7 @@ from elvdesk.input_guard import IDEMPOTENCY_KEY_PATTERN
 from providers.models import Feature, Insurer, Product
 from providers.postcodes import normalise_postcode, postcode_area
 from referrals import services
+from referrals.cross_region import capacity_to_offer
 from referrals.matching import match_locations
 from referrals.models import (
     DeclineReason,
@@ -286,10 +287,8 @@ class ReferralOfferCreateApi(AuditedApiMixin, APIView):
         request.audit.add(referral)
         serializer = self.Input(data=request.data)
         serializer.is_valid(raise_exception=True)
-        capacity = get_object_or_404(
-            offer_capacities(Capacity.objects.select_related("location__organisation")),
-            pk=serializer.validated_data["capacity"],
-            location__organisation__region_id=referral.region_id,
+        capacity = capacity_to_offer(
+            offer_capacities(Capacity.objects.all()), pk=serializer.validated_data["capacity"], referral=referral
         )
         offer_reachability_check(capacity=capacity, confirmed=serializer.validated_data["confirm_unreachable"])
         offer = services.offer_create(referral=referral, capacity=capacity, by=request.user)

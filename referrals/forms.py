@@ -242,6 +242,14 @@ class NoShowForm(forms.Form):
     )
 
 
+class OfferStopForm(forms.Form):
+    """The desk of the region where a cross-region offer's bed is stops it (services.offer_stop)."""
+
+    reason = forms.CharField(
+        label=_("Reason"), required=False, max_length=input_limits.REASON, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
 class AdmitForm(forms.Form):
     admitted_at = forms.DateTimeField(label=_("Admitted at"), widget=DATETIME_INPUT, input_formats=DATETIME_FORMATS)
 

@@ -77,6 +77,13 @@ def match_locations(*, referral: Referral, limit: int = 20) -> list[Suggestion]:
     return suggestions
 
 
+def explain(suggestions: list[Suggestion], *, referral: Referral, now: datetime) -> list[Suggestion]:
+    """Fill in the reasons and warnings of suggestions ranked elsewhere (a neighbouring region's)."""
+    for suggestion in suggestions:
+        _explain(suggestion, referral, now)
+    return suggestions
+
+
 def ranking_key(*, referral: Referral, limit: int = 20) -> str:
     """The cache key of the referral's ranking: everything it depends on (also the language of
     its reasons and the minute), so anything cached under it is never older than the ranking."""

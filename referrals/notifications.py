@@ -15,6 +15,8 @@ class Kind:
     OFFER_DECLINED = "offer_declined"
     OFFER_EXPIRED = "offer_expired"
     OFFER_WITHDRAWN = "offer_withdrawn"
+    # The desk of a neighbouring region stopped a cross-region offer or booking (services.offer_stop).
+    OFFER_STOPPED = "offer_stopped"
     BOOKING_CANCELLED = "booking_cancelled"
     NO_SHOW = "no_show"
     # The referrer hears how the referral ended: the patient is in the bed, and left it again.

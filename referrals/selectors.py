@@ -1,7 +1,8 @@
 """Who sees which referral (docs/architecture.md §2.5): the referring organisation, providers that have
-(had) an offer, and the desk of the region. Nobody else — not admins, not analysts."""
+(had) an offer, the desk of the region, and the desk of a neighbouring region where it had an offer
+(cross_region.py). Nobody else — not admins, not analysts."""
 
-from django.db.models import BooleanField, Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import BooleanField, Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 
@@ -33,7 +34,11 @@ def referrals_visible_to(user: User) -> QuerySet[Referral]:
         offered = Offer.objects.filter(referral=OuterRef("pk"), location__organisation_id=user.organisation_id)
         return referrals.filter(Exists(offered))
     if user.role == Role.COORDINATOR:
-        return referrals.filter(region_id=user.organisation.region_id)
+        # Its region's referrals, and another region's with an offer (ever) at one of its
+        # locations: a cross-region placement (cross_region.py), which this desk may stop.
+        region_id = user.organisation.region_id
+        hosted = Offer.objects.filter(referral=OuterRef("pk"), location__organisation__region_id=region_id)
+        return referrals.filter(Q(region_id=region_id) | Exists(hosted))
     return referrals.none()
 
 
@@ -157,6 +162,15 @@ def referral_list(user: User, *, open_only: bool, state: str | None = None) -> Q
     )
 
 
+def offer_for_host_desk(user: User, pk: int) -> Offer:
+    """An offer at a location of the coordinator's region (404 otherwise): the offers it may stop."""
+    return get_object_or_404(
+        Offer.objects.select_related("referral", "location", "capacity"),
+        pk=pk,
+        location__organisation__region_id=user.organisation.region_id,
+    )
+
+
 def offer_for_provider(user: User, pk: int) -> Offer:
     return get_object_or_404(
         Offer.objects.select_related("referral", "location", "capacity"),
@@ -170,6 +184,9 @@ def escalation_list(user: User, *, open_only: bool = True):
     escalations = Escalation.objects.filter(referral__in=referrals_visible_to(user).values("pk")).select_related(
         "referral", "referral__patient", "referral__product", "referral__organisation"
     )
+    if user.role == Role.COORDINATOR:
+        # A neighbour's referral with a bed here is that desk's to escalate, not this one's.
+        escalations = escalations.filter(referral__region_id=user.organisation.region_id)
     if open_only:
         escalations = escalations.filter(resolved_at__isnull=True)
     return escalations.order_by("-created_at", "-id")

@@ -13,7 +13,7 @@ from beds import services as beds
 from beds.models import Capacity, ChangeSource
 from elvdesk.errors import Conflict, PermissionDenied
 from providers.models import Location, Product
-from referrals import notifications
+from referrals import cross_region, notifications
 from referrals.models import (
     LIVE_STATES,
     DeclineReason,
@@ -241,8 +241,10 @@ def offer_create(*, referral: Referral, capacity: Capacity, by: User) -> Offer:
         raise Conflict(_("An offer can only be sent while searching a bed."), code="illegal_transition")
     if by.role in ("gp", "transfer_nurse") and not referral.region.self_service_allowed(timezone.now()):
         raise Conflict(_("Outside self-service hours the desk sends the offers."), code="self_service_closed")
-    if capacity.product_id != referral.product_id or capacity.location.organisation.region_id != referral.region_id:
+    if capacity.product_id != referral.product_id:
         raise ValidationError({"capacity": [_("This location does not offer the requested product in the region.")]})
+    if capacity.location.organisation.region_id != referral.region_id:
+        cross_region.check_neighbour_offer(referral=referral, capacity=capacity, by=by, now=timezone.now())
     # Under the referral's lock: no other offer of this referral can be sent meanwhile.
     open_at = set(Offer.objects.filter(referral=referral, state=OfferState.OPEN).values_list("location_id", flat=True))
     if capacity.location_id in open_at:
@@ -399,6 +401,54 @@ def offer_decline(*, offer: Offer, by: User, reason: str, text: str = "") -> Off
     )
     notifications.notify_offer_closed(offer, kind=notifications.Kind.OFFER_DECLINED)
     return offer
+
+
+@transaction.atomic
+def offer_stop(*, offer: Offer, by: User, reason: str) -> Offer:
+    """The desk of the region where a cross-region offer's bed is (cross_region.py) withdraws the
+    open offer or cancels the booking at its location, before admission: the bed goes back to its
+    count and the referral searches again (or stays offered while other offers are open). The
+    referral's own desk decides everything else about it."""
+    if not reason.strip():
+        raise ValidationError({"reason": [_("Give a reason.")]})
+    host_region_id = Location.objects.filter(pk=offer.location_id).values_list("organisation__region_id", flat=True)
+    if by.role != Role.COORDINATOR or by.organisation.region_id != host_region_id.get():
+        raise PermissionDenied(_("Only the desk of the region where the bed is may stop this offer."))
+    if offer.referral.region_id == by.organisation.region_id:
+        raise Conflict(
+            _("This offer is in your own region: withdraw it or cancel the booking on the referral's steps."),
+            code="not_cross_region",
+        )
+    # Locks as every answer takes them: the live offers, the bed count, the referral.
+    locked = next((row for row in _lock_live_offers(offer.referral_id) if row.pk == offer.pk), None)
+    if locked is None:
+        raise Conflict(_("This offer is no longer open or booked."), code="offer_answered")
+    beds.capacities_lock([locked.capacity_id])
+    booking = locked.state == OfferState.ACCEPTED
+    referral = Referral.objects.select_for_update(of=("self",)).select_related("referred_by").get(pk=locked.referral_id)
+    if booking and referral.state != State.ACCEPTED:
+        raise Conflict(_("The patient has been admitted: the booking can no longer be stopped."), code="admitted")
+    if booking:
+        _close_booking(locked, state=OfferState.CANCELLED, by=by)
+    else:
+        _close_offer(locked, state=OfferState.WITHDRAWN, by=by)
+    note = _("Stopped by the desk of %(region)s: %(reason)s") % {
+        "region": by.organisation.region.name,
+        "reason": reason,
+    }
+    if booking:
+        referral_transition(
+            referral=referral, target=State.SEARCHING, by=by, reason=note, locked=True, actions=(Action.STOP_OFFER,)
+        )
+    else:
+        _leave_offered(referral, by=by, reason=note, action=Action.STOP_OFFER)
+    locked.referral = referral
+    if booking:
+        notifications.notify_booking_cancelled(locked)
+    else:
+        notifications.notify_offer_withdrawn(locked)
+    notifications.notify_offer_closed(locked, kind=notifications.Kind.OFFER_STOPPED)
+    return locked
 
 
 @transaction.atomic

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -19,7 +19,8 @@ from elvdesk.htmx import wants_fragment
 from elvdesk.input_guard import form_reports_nul
 from elvdesk.input_limits import BIG_ID
 from elvdesk.next_url import local_next_url
-from referrals import services
+from referrals import cross_region, services
+from referrals.cross_region import capacity_to_offer
 from referrals.decision import Answers, advise
 from referrals.forms import (
     AdmitForm,
@@ -28,15 +29,18 @@ from referrals.forms import (
     OfferAcceptForm,
     OfferDeclineForm,
     OfferSendForm,
+    OfferStopForm,
     ProductChangeForm,
     ReferralForm,
     ReferralPrefillForm,
     StepForm,
 )
+from referrals.matching import explain
 from referrals.models import OfferState, ReferralDraft, State
 from referrals.offer_reachability import offer_capacities, offer_reachability_check
 from referrals.selectors import (
     escalation_list,
+    offer_for_host_desk,
     offer_for_provider,
     preferred_location_for,
     referral_for_user,
@@ -245,6 +249,24 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
         Action.NO_SHOW: own_booking or not is_provider,
     }
     actions = {action for action in allowed_actions(state=referral.state, role=user.role) if in_reach.get(action, True)}
+    # The desk of a neighbouring region sees a referral with a bed here only to stop that offer or
+    # booking (cross_region.py); the referral's own desk does everything else.
+    host_desk = cross_region.is_host_desk(user, referral)
+    hosted_offer = None
+    if host_desk:
+        hosted_offer = next(
+            (
+                offer
+                for offer in offers
+                if offer.location.organisation.region_id == user.organisation.region_id
+                and offer.state in (OfferState.OPEN, OfferState.ACCEPTED)
+            ),
+            None,
+        )
+        stoppable = hosted_offer is not None and referral.state in (State.OFFERED, State.ACCEPTED)
+        actions = {Action.STOP_OFFER} if stoppable else set()
+    else:
+        actions.discard(Action.STOP_OFFER)
     may_offer = Action.SEND_OFFER in actions
     may_answer = Action.ACCEPT_OFFER in actions
     stay = stay_for_page(referral)
@@ -274,7 +296,12 @@ def _detail_context(request, referral, forms: dict | None = None) -> dict:
         "open_offers": open_offers,
         "may_offer": may_offer,
         "stay": stay,
-        "product_change_form": _product_change_form(forms.get("product_change"), user, referral, stay, own_booking),
+        "product_change_form": None
+        if host_desk
+        else _product_change_form(forms.get("product_change"), user, referral, stay, own_booking),
+        "hosted_offer": hosted_offer if Action.STOP_OFFER in actions else None,
+        "stop_form": (forms.get("stop") or OfferStopForm()) if Action.STOP_OFFER in actions else None,
+        "may_look_next_door": may_offer and user.role == Role.COORDINATOR and referral.state == State.SEARCHING,
         "escalations": referral.page_escalations,
     }
 
@@ -380,9 +407,7 @@ def offer_send(request, pk: int):
     if not form.is_valid():
         messages.error(request, _("Choose a location."))
         return _render_refused(request, referral, None, None)
-    capacity = get_object_or_404(
-        offer_capacities(), pk=form.cleaned_data["capacity"], location__organisation__region_id=referral.region_id
-    )
+    capacity = capacity_to_offer(offer_capacities(), pk=form.cleaned_data["capacity"], referral=referral)
 
     def send():
         # Before the service: a refused offer holds no bed.
@@ -395,6 +420,54 @@ def offer_send(request, pk: int):
         send,
         success=_("Offer sent to %(location)s. The bed is held for %(minutes)s minutes.")
         % {"location": capacity.location, "minutes": referral.region.offer_expiry_minutes},
+    )
+
+
+@login_required
+@audited("read")
+@role_required(Role.COORDINATOR)
+@require_GET
+def neighbour_beds(request, pk: int):
+    """The beds of neighbouring regions that share their counts and fit, for the referral's own
+    desk (cross_region.py): shown only while no bed of the own region fits."""
+    referral = referral_for_user(request.user, pk)
+    if cross_region.is_host_desk(request.user, referral):
+        raise Http404
+    now = timezone.now()
+    own_fits = cross_region.own_region_fits(referral, now=now)
+    suggestions = [] if own_fits else cross_region.neighbour_suggestions(referral, now=now)
+    may_offer = referral.state in (State.SEARCHING, State.OFFERED)
+    return render(
+        request,
+        "referrals/neighbour_beds.html",
+        {
+            "referral": referral,
+            "own_fits": own_fits,
+            "may_offer": may_offer,
+            "suggestions": explain(suggestions, referral=referral, now=now),
+            "neighbours": list(cross_region.sharing_neighbours(referral.region)),
+        },
+    )
+
+
+@login_required
+@audited("update", referral_kwarg=None, offer_kwarg="pk")
+@role_required(Role.COORDINATOR)
+@require_POST
+def offer_stop(request, pk: int):
+    offer = offer_for_host_desk(request.user, pk)
+    referral = referral_for_user(request.user, offer.referral_id)
+    form = OfferStopForm(request.POST)
+    if not form.is_valid():
+        return _render_refused(request, referral, "stop", form)
+    return _act(
+        request,
+        referral,
+        lambda: services.offer_stop(offer=offer, by=request.user, reason=form.cleaned_data["reason"]),
+        form_key="stop",
+        form=form,
+        success=_("Stopped: the bed at %(location)s is free again and the referral's own desk has been told.")
+        % {"location": offer.location.name},
     )
 
 

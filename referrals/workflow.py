@@ -40,6 +40,8 @@ class Action(StrEnum):
     DISCHARGE = "discharge"
     CANCEL = "cancel"
     REDIRECT = "redirect"
+    # The desk of a neighbouring region stops an offer or booking at its location (cross_region.py).
+    STOP_OFFER = "stop_offer"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ STEPS: dict[tuple[str, str], Step] = {
         # The booked patient did not arrive: the booking's provider or the desk closes the referral.
         Step(State.ACCEPTED, Action.NO_SHOW, State.CANCELLED, (*DESK, *PROVIDER)),
         Step(State.ADMITTED, Action.DISCHARGE, State.DISCHARGED, PROVIDER),
+        Step(State.OFFERED, Action.STOP_OFFER, State.SEARCHING, DESK),
+        Step(State.ACCEPTED, Action.STOP_OFFER, State.SEARCHING, DESK),
         *_CLOSING,
     ]
 }
@@ -134,6 +138,15 @@ def referral_transition(
     return row
 
 
+def _check_own_region(referral: Referral, *, by: User | None, actions: Iterable[str] | None) -> None:
+    """The desk of another region (where a cross-region offer's bed is) may only stop that offer
+    or booking (services.offer_stop); every other desk step is the referral's own desk's (403)."""
+    if by is None or by.role != Role.COORDINATOR or by.organisation_id is None:
+        return
+    if by.organisation.region_id != referral.region_id and set(actions or ()) != {Action.STOP_OFFER}:
+        raise PermissionDenied(_("The desk of the referral's own region takes this step."))
+
+
 def referral_note(*, referral: Referral, by: User | None, reason: str, action: str) -> None:
     """A step that leaves the state as it is (one of several parallel offers declined or expired):
     checked like the transition it would otherwise be, recorded in the timeline as an event from
@@ -141,6 +154,7 @@ def referral_note(*, referral: Referral, by: User | None, reason: str, action: s
     check_transition(
         referral=referral, target=State.SEARCHING, role=by.role if by is not None else SYSTEM, actions=(action,)
     )
+    _check_own_region(referral, by=by, actions=(action,))
     ReferralEvent.objects.create(
         referral=referral,
         from_state=referral.state,
@@ -155,6 +169,7 @@ def _record_transition(
     locked: Referral, *, target: str, by: User | None, reason: str, actions: Iterable[str] | None
 ) -> None:
     check_transition(referral=locked, target=target, role=by.role if by is not None else SYSTEM, actions=actions)
+    _check_own_region(locked, by=by, actions=actions)
     now = timezone.now()
     ReferralEvent.objects.create(
         referral=locked, from_state=locked.state, to_state=target, actor=by, at=now, reason=reason

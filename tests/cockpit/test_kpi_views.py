@@ -33,11 +33,11 @@ def test_coordinators_and_analysts_see_kpis_with_a_definition_for_every_figure(k
     assert response.status_code == 200
     page = response.content.decode()
     report = response.context["report"]
-    assert len(report.tables) == 12
+    assert len(report.tables) == 13
     for table in report.tables:
         assert table.definition
         assert f'id="figure-{table.key}"' in page and f'id="table-{table.key}"' in page
-    assert page.count("<strong>Definition:</strong>") == 12
+    assert page.count("<strong>Definition:</strong>") == 13
     # volume, outcome, declines, unmet demand, destinations, product changes
     assert page.count('role="img"') == 6
     assert "Patiënt 1" not in page
@@ -109,7 +109,7 @@ def test_every_kpi_table_exports_as_csv_and_xlsx(kpi_world):
 def test_all_kpi_tables_in_one_workbook(kpi_world):
     response = client_for(kpi_world.coordinator).get(KPI_EXPORT, {"table": "all", "format": "xlsx", **PERIOD})
     workbook = load_workbook(io.BytesIO(response.content))
-    assert len(workbook.sheetnames) == 12
+    assert len(workbook.sheetnames) == 13
     assert workbook.sheetnames[0] == "Referrals per day"
 
 

@@ -37,6 +37,9 @@ EXPECTED_STEPS = {
     ("accepted", "admit"): ("admitted", {PROVIDER}),
     ("accepted", "no_show"): ("cancelled", {DESK, PROVIDER}),
     ("admitted", "discharge"): ("discharged", {PROVIDER}),
+    # The desk of a neighbouring region stops a cross-region offer or booking at its location (issue 18).
+    ("offered", "stop_offer"): ("searching", {DESK}),
+    ("accepted", "stop_offer"): ("searching", {DESK}),
     **{(state, "cancel"): ("cancelled", {DESK} | REFERRERS) for state in OPEN},
     **{(state, "redirect"): ("redirected", {DESK}) for state in OPEN if state != "accepted"},
 }

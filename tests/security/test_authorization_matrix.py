@@ -95,6 +95,10 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("referrals:stay_product_change", "POST"): Route("POST", {PROVIDER, DESK}, obj="booked_referral"),
     ("referrals:offer_accept", "POST"): Route("POST", {PROVIDER}, obj="offer"),
     ("referrals:offer_decline", "POST"): Route("POST", {PROVIDER}, obj="offer"),
+    # Cross-region placements (issue 18): the referral's own desk looks next door; the desk of the
+    # region where an offer's bed is may stop it (404 for an offer elsewhere).
+    ("referrals:neighbour_beds", "GET"): Route("GET", {DESK}, obj="referral"),
+    ("referrals:offer_stop", "POST"): Route("POST", {DESK}, obj="offer"),
     # daily bed overviews (counts only): everyone of the region; the "klopt nog" link: its signed
     # token is the authorisation; escalations show referrals (desk only)
     ("beds:overview_snapshots", "GET"): Route("GET", EVERYONE),
