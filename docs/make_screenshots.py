@@ -45,6 +45,8 @@ SHOTS = [
     ("12-coordinator-klikmoment.png", "coordinator", "/referrals/klikmoment/", DESKTOP),
     # {parallel}: the referral offered to two locations at once (seed()).
     ("13-coordinator-parallelle-aanbiedingen.png", "coordinator", "/referrals/{parallel}/", DESKTOP),
+    ("14-coordinator-capaciteitsplanner.png", "coordinator", "/cockpit/planner/", DESKTOP),
+    ("15-analist-monitoring-zorgverzekeraar.png", "analist", "/cockpit/monitoring/", DESKTOP),
 ]
 
 
