@@ -207,9 +207,16 @@ PAGE_FORMS = {
     ),
 }
 # Query parameters of the pages: the overview's filters (the `insurer` case of the report); the
-# NUL check does not depend on the name, so one more stands for every other page. The capacity
-# planner's period and what-ifs (cockpit/forms.py) too: numbers and dates it must refuse, not fail on.
-PAGE_QUERY = ("q", *OverviewFilterForm.base_fields, *PlannerForm.QUERY_NAMES)
+# NUL check does not depend on the name, so one more stands for every other page.
+PAGE_QUERY = ("q", *OverviewFilterForm.base_fields)
+# Pages with parameters of their own, sent to those pages only: the capacity planner's period and
+# what-ifs, the monitoring's months and insurer (numbers and dates they must refuse, not fail on).
+PAGE_QUERY_OF = {
+    "cockpit:planner": PlannerForm.QUERY_NAMES,
+    "cockpit:planner_export": PlannerForm.QUERY_NAMES,
+    "cockpit:monitoring": ("from", "to", "insurer"),
+    "cockpit:monitoring_export": ("from", "to", "insurer"),
+}
 
 
 def _form_fields(form_class, prefix: str) -> dict[str, object]:
@@ -609,7 +616,7 @@ def test_every_search_parameter_refuses_nul_and_survives_huge_numbers(client, ch
         elif channel == "fhir":
             params = ["q", "_count", "_offset", "_format", *fhir_params.get(name, [])]
         else:
-            params = list(PAGE_QUERY)
+            params = [*PAGE_QUERY, *PAGE_QUERY_OF.get(name, ())]
         for param in params:
             caller.send(f"NUL in {param}", query=f"{param}=a%00b")
             for number in HUGE_INTS:
