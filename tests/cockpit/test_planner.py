@@ -180,6 +180,7 @@ def test_coordinators_and_analysts_see_a_chart_and_table_per_product(history, ro
         assert f'id="table-planner-{key}"' in page and f'id="chart-planner-{key}-title"' in page
     assert page.count('class="is-current"') == 3  # today's beds marked in each table
     assert "mark-target" in page and "mark-current" in page
+    assert page.count('class="baseline"') == 3 and 'text-anchor="end">beds</text>' in page  # shared axes
     assert "national average (no discharged stays in the period)" in page
     assert reverse("cockpit:planner") in page  # in the menu
     assert "Hoog 1" not in page
