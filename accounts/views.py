@@ -112,3 +112,12 @@ def invitation_accept(request, token: str):
             return redirect("home")
     context = {"form": form, "invitee": invitation.user, "two_factor": twofactor.two_factor_required(invitation.user)}
     return render(request, INVITATION_TEMPLATE, context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET"])
+def account(request):
+    """Who is signed in, for which organisation and role. It is also the benchmark's "signed-in
+    floor" (README, Performance): a page with only the base template, so every other page's cost
+    is measured against what being signed in costs."""
+    return render(request, "accounts/account.html")

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from audit.models import AccessLog, Action, ChangeRecord, Channel, Outcome
+from elvdesk.page_cache import region_changed
 
 
 def _plain(value):
@@ -69,6 +70,10 @@ def change_record(
     before, after = changed_only(before or {}, after or {}) if action == "update" else (before or {}, after or {})
     if action == "update" and not before and not after:
         return None
+    # Every administrative change (organisations, locations, users, contracts, the region's
+    # settings) is recorded here with its region: the one place that knows it happened, so the
+    # region's cached page parts are not served again (elvdesk/page_cache.py).
+    region_changed(region_id)
     return ChangeRecord.objects.create(
         by=by if by is not None and by.pk else None,
         by_name=by.get_username() if by is not None else "system",

@@ -15,6 +15,7 @@ from beds.models import Capacity, ChangeSource
 from beds.selectors import OverviewFilters, organisation_locations, region_overview
 from elvdesk import input_limits
 from elvdesk.api_schema import ERROR_RESPONSES, LocalTimeField
+from elvdesk.page_cache import cached_data
 
 
 class CapacityOutput(serializers.Serializer):
@@ -97,20 +98,31 @@ class LocationListApi(APIView):
         if request.query_params.get("only_free", "false") not in ("true", "false", "1", "0"):
             # The page's checkbox sends "on"; the API takes a boolean only.
             raise ValidationError({"only_free": [_("Use true or false.")]})
+        # What provider and hospital systems poll: one cached answer per region and question
+        # (elvdesk/page_cache.py); a provider's staff get their own organisation's locations.
+        own = user.organisation_id if user.role == Role.PROVIDER_STAFF else None
+        data = cached_data(
+            name="api-locations",
+            region_id=user.organisation.region_id,
+            question=[own, sorted((key, sorted(values)) for key, values in request.query_params.lists())],
+            compute=lambda: self.Output(self._locations(user, form), many=True).data,
+        )
+        return Response(data)
+
+    @staticmethod
+    def _locations(user, form: OverviewFilterForm):
         if user.role == Role.PROVIDER_STAFF:
-            locations = organisation_locations(organisation=user.organisation)
-        else:
-            data = form.cleaned_data
-            filters = OverviewFilters(
-                product=data.get("product"),
-                features=list(data.get("features") or []),
-                insurer=data.get("insurer"),
-                origin=data.get("postcode"),
-                max_km=data.get("max_km"),
-                only_free=bool(data.get("only_free")),
-            )
-            locations = region_overview(region=user.region, filters=filters)
-        return Response(self.Output(locations, many=True).data)
+            return organisation_locations(organisation=user.organisation)
+        data = form.cleaned_data
+        filters = OverviewFilters(
+            product=data.get("product"),
+            features=list(data.get("features") or []),
+            insurer=data.get("insurer"),
+            origin=data.get("postcode"),
+            max_km=data.get("max_km"),
+            only_free=bool(data.get("only_free")),
+        )
+        return region_overview(region=user.region, filters=filters)
 
 
 class CapacityDetailApi(APIView):

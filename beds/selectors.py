@@ -2,13 +2,12 @@
 
 from dataclasses import dataclass, field
 
-from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
 from beds.models import Capacity
 from providers.geo import haversine_km
-from providers.models import Feature, Insurer, Location, Organisation, PostcodeArea, Product, Region
+from providers.models import Feature, Insurer, Location, PostcodeArea, Product, Region
 
 
 @dataclass(frozen=True)
@@ -66,32 +65,6 @@ def region_overview(*, region: Region, filters: OverviewFilters) -> list[Locatio
     """The regional bed overview: locations with their counts and freshness."""
     locations = list(location_list(regions=[region], filters=filters)[:OVERVIEW_LIMIT])
     return mark_staleness(locations, stale_after_hours=region.stale_after_hours)
-
-
-def region_counts_sql(*, region: Region) -> tuple[str, list]:
-    """The query of `region_counts_version`, for fingerprints that combine it with their own."""
-    capacity, location, organisation = (model._meta.db_table for model in (Capacity, Location, Organisation))
-    sql = (
-        "SELECT count(c.id), sum(c.version), sum(c.total), sum(c.available), sum(c.held),"  # nosec B608: table names come from the models
-        " sum(c.expected_24h + c.expected_72h * 1000), max(c.confirmed_at)"
-        f" FROM {capacity} c JOIN {location} l ON l.id = c.location_id"
-        f" JOIN {organisation} o ON o.id = l.organisation_id"
-        " WHERE o.region_id = %s AND l.is_active = %s"
-    )
-    return sql, [region.pk, True]
-
-
-def region_counts_version(*, region: Region) -> str:
-    """A fingerprint of every bed count of the region's active locations, in one aggregate query:
-    it changes with any count, confirmation or version bump (also an edit in the admin), so a
-    cached overview is never older than the counts it shows.
-
-    Plain SQL because it runs on every overview, referral page and board request, and the ORM
-    spends more time building this aggregate than the database spends answering it."""
-    with connection.cursor() as cursor:
-        cursor.execute(*region_counts_sql(region=region))
-        figures = cursor.fetchone()
-    return "-".join(map(str, figures))
 
 
 def organisation_locations(*, organisation) -> list[Location]:

@@ -11,6 +11,7 @@ from accounts.models import User
 from audit.changes import change_record_of
 from beds.models import COUNT_FIELDS, Capacity, CapacityChange, ChangeSource
 from elvdesk.errors import Conflict
+from elvdesk.page_cache import capacity_changed
 from providers.models import Location, Product, Region
 
 
@@ -40,6 +41,7 @@ def _save(capacity: Capacity, *, before: dict, by: User | None, source: str, fie
     CapacityChange.objects.create(
         capacity=capacity, changed_at=now, changed_by=by, source=source, before=before, after=capacity.snapshot()
     )
+    capacity_changed([capacity.pk])
 
 
 def _locked(capacity_id: int) -> Capacity:
@@ -156,6 +158,7 @@ def _contract_row(*, location: Location, product: Product, by: User, total: int)
                 before={name: 0 for name in COUNT_FIELDS},
                 after=capacity.snapshot(),
             )
+            capacity_changed([capacity.pk])
             return capacity, True
     return _locked(existing), False
 

@@ -1,18 +1,12 @@
-import hashlib
-import time
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,8 +15,9 @@ from accounts.models import BED_FINDER_ROLES, REFERRER_ROLES, Role
 from beds import services
 from beds.forms import AdjustForm, CapacityForm, OverviewFilterForm
 from beds.models import Capacity
-from beds.selectors import OverviewFilters, organisation_locations, region_counts_version, region_overview
+from beds.selectors import OverviewFilters, organisation_locations, region_overview
 from elvdesk.htmx import wants_fragment
+from elvdesk.page_cache import cached_part
 from providers.models import Location
 
 MY_BEDS_TEMPLATE = "beds/my_beds.html"
@@ -150,22 +145,6 @@ def location_confirm(request, pk: int):
     return _render_my_beds(request, location_id=location.pk)
 
 
-# The overview (filters and results) is the same for everybody of a region asking the same
-# question, so it is rendered once and shared through the cache: at most this many seconds old,
-# and never older than the bed counts (the key holds their fingerprint) or the minute ("confirmed
-# 5 minutes ago", stale marks). Found slow by `make bench` (README, Performance).
-OVERVIEW_CACHE_SECONDS = 60
-
-
-def _overview_cache_key(request, region, part: str) -> str:
-    question = urlencode(sorted((key, sorted(values)) for key, values in request.GET.lists()), doseq=True)
-    minute = int(time.time() // 60)
-    fingerprint = f"{question}|{region_counts_version(region=region)}"
-    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
-    audience = "referrer" if _is_referrer(request.user) else "desk"  # only referrers get "Refer to this location"
-    return f"beds:overview:{region.pk}:{get_language()}:{part}:{audience}:{minute}:{digest}"
-
-
 def _is_referrer(user) -> bool:
     return user.role in REFERRER_ROLES
 
@@ -177,11 +156,16 @@ def overview(request):
     region = request.user.region
     fragment = wants_fragment(request)
     part = "results" if fragment else "content"
-    key = _overview_cache_key(request, region, part)
-    html = cache.get(key)
-    if html is None:
-        html = render_to_string(f"beds/overview.html#{part}", _overview_context(request, region), request)
-        cache.set(key, html, OVERVIEW_CACHE_SECONDS)
+    # The overview (filters and results) is the same for everybody of a region asking the same
+    # question: one cached part (elvdesk/page_cache.py). Only referrers get "Refer to this location".
+    html = cached_part(
+        request,
+        name=f"overview-{part}",
+        region_id=region.pk,
+        question=[_is_referrer(request.user), sorted((key, sorted(values)) for key, values in request.GET.lists())],
+        template=f"beds/overview.html#{part}",
+        context=lambda: (_overview_context(request, region), {}),
+    ).html
     if fragment:
         response = HttpResponse(html)
     else:

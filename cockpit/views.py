@@ -29,6 +29,7 @@ from cockpit.planner import Plan, capacity_plan
 from cockpit.planner_chart import curve_chart
 from elvdesk.htmx import wants_fragment
 from elvdesk.numbers import half_up, percentage
+from elvdesk.page_cache import cached_part
 from providers.reachability import open_contact_problems, unreachable_locations
 
 COCKPIT_ROLES = (Role.COORDINATOR, Role.ANALYST)
@@ -47,26 +48,18 @@ def _poll_seconds() -> int:
 def board(request):
     region = request.user.organisation.region
     form = BoardFilterForm(request.GET, region=region)
-    # "Cannot be reached": read on every request (not cached with the columns), two queries.
-    unreachable = unreachable_locations(region_id=region.pk)
+    board_url = request.get_full_path()
     context = {
         "form": form,
         "region": region,
         "poll_seconds": _poll_seconds(),
-        "board_url": request.get_full_path(),
-        "unreachable_locations": unreachable,
-        "contact_problems": open_contact_problems(region_id=region.pk),
+        "board_url": board_url,
+        "unreachable_panel": _unreachable_panel(request, region=region, board_url=board_url),
     }
     status = 200
     if form.is_valid():
         filters = {name: form.cleaned_data[name] for name in ("product", "urgency", "origin", "state")}
-        columns = board_columns(
-            request,
-            filters=filters,
-            context={"board_url": context["board_url"]},
-            poll_seconds=context["poll_seconds"],
-            unreachable_ids=frozenset(location.pk for location in unreachable),
-        )
+        columns = board_columns(request, filters=filters, context={"board_url": board_url})
         request.audit.add_subjects(columns.subjects)
         context.update(columns=columns, updated_at=timezone.now())
     else:
@@ -77,6 +70,27 @@ def board(request):
     response = render(request, f"{BOARD_TEMPLATE}#board" if partial else BOARD_TEMPLATE, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _unreachable_panel(request, *, region, board_url: str):
+    """ "Cannot be reached" (what reached nobody, the locations without a planner): a cached part
+    of the region, raised with a contact problem or a change to a planner's account."""
+    return cached_part(
+        request,
+        name="board-unreachable",
+        region_id=region.pk,
+        question=[board_url],
+        template="cockpit/includes/unreachable.html",
+        context=lambda: (
+            {
+                "contact_problems": open_contact_problems(region_id=region.pk),
+                "unreachable_locations": unreachable_locations(region_id=region.pk),
+                "next_url": board_url,
+                "referral_links": True,
+            },
+            {},
+        ),
+    ).html
 
 
 @login_required

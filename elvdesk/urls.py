@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import views as account_views
 from elvdesk import views
 from elvdesk.admin_site import developers_only
 
@@ -10,6 +11,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
+    path("account/", account_views.account, name="account"),
     path("beds/", include("beds.urls")),
     path("referrals/", include("referrals.urls")),
     path("cockpit/", include("cockpit.urls")),

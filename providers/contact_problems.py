@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from elvdesk.page_cache import region_changed
 from providers.models import ContactProblem, ContactProblemKind
 from providers.reachability import has_planner
 
@@ -35,6 +36,7 @@ def contact_problem_raise(
         existing = existing.filter(offer_id=offer_id) if offer_id else existing.filter(resolved_at__isnull=True)
         return existing.get(), False
     logger.warning("contact problem %s: %s at location %s", problem.pk, kind, location_id)
+    region_changed(region_id)
     return problem, True
 
 
@@ -45,6 +47,7 @@ def contact_problem_resolve(*, problem: ContactProblem, by: User | None) -> bool
         resolved_at=now, resolved_by=by
     )
     if closed:
+        region_changed(problem.region_id)
         problem.resolved_at, problem.resolved_by = now, by
         logger.info("contact problem %s resolved by %s", problem.pk, by.pk if by else "the system")
     return bool(closed)
@@ -63,4 +66,5 @@ def contact_problems_resolve_reachable(*, now: datetime | None = None) -> int:
     offers = open_problems.exclude(kind=ContactProblemKind.REMINDER_UNHEARD).filter(
         has_planner("location__organisation_id")
     )
+    region_changed(*{*reminders.values_list("region_id", flat=True), *offers.values_list("region_id", flat=True)})
     return reminders.update(resolved_at=now) + offers.update(resolved_at=now)

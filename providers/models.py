@@ -114,6 +114,9 @@ class Region(models.Model):
         blank=True,
         help_text=_("The regional desk's number, shown on every page for referrers."),
     )
+    # Raised after every change to what the region's pages show (elvdesk/page_cache.py): the key
+    # of their cached parts.
+    page_generation = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

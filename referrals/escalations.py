@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from beds.models import Capacity
+from elvdesk.page_cache import region_changed
 from providers.models import Region
 from referrals import notifications
 from referrals.duty_of_care import duty_of_care_notify
@@ -102,6 +103,7 @@ def _raise(referral: Referral, kind: str, *, now: datetime, offer: Offer | None 
             escalation = Escalation.objects.create(
                 referral=referral, kind=kind, offer=offer, details=details or {}, created_at=now
             )
+            region_changed(referral.region_id)
             if users and kind in NOTIFICATION_KIND:
                 notifications.notify(users=users, referral=referral, kind=NOTIFICATION_KIND[kind])
             if kind == EscalationKind.WAITING_LONG:
@@ -205,7 +207,9 @@ def escalations_resolve(*, now: datetime | None = None) -> int:
     ids = list(open_escalations.filter(gone).values_list("pk", flat=True)[: BATCH * 4])
     if not ids:
         return 0
-    return Escalation.objects.filter(pk__in=ids, resolved_at__isnull=True).update(resolved_at=now)
+    resolved = Escalation.objects.filter(pk__in=ids, resolved_at__isnull=True)
+    region_changed(*set(resolved.values_list("referral__region_id", flat=True)))
+    return resolved.update(resolved_at=now)
 
 
 def escalations_raise(*, now: datetime | None = None) -> int:

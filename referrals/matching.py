@@ -1,20 +1,15 @@
 """Ranks locations for a referral (docs/architecture.md §2.3) and says why, in words."""
 
-import hashlib
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.core.cache import cache
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from beds.models import Capacity
-from beds.selectors import region_counts_version
 from elvdesk.numbers import format_number
 from providers.geo import distance_between
 from providers.models import Location, PostcodeArea, Region
@@ -58,22 +53,13 @@ def _admission_possible(location: Location, referral: Referral, now) -> bool:
     return location.admits_at(timezone.localtime(now).time())
 
 
-# Ranking reads the region's locations and counts; the answer is cached per referral for at most
-# a minute (ages of counts, stale marks, admission hours), and never past a change of a bed count
-# in the region (their fingerprint is in the key) or of the referral. Found slow by `make bench`.
-MATCH_CACHE_SECONDS = 60
-
-
 def match_locations(*, referral: Referral, limit: int = 20) -> list[Suggestion]:
-    """The referral's suggestions, best first, explained (`rank_referrals`), cached."""
-    key = ranking_key(referral=referral, limit=limit)
-    suggestions = cache.get(key)
-    if suggestions is None:
-        now = timezone.now()
-        suggestions = rank_referrals([referral], region=referral.region, now=now).get(referral.pk, [])[:limit]
-        for suggestion in suggestions:
-            _explain(suggestion, referral, now)
-        cache.set(key, suggestions, MATCH_CACHE_SECONDS)
+    """The referral's suggestions, best first, explained (`rank_referrals`). Not cached: the
+    referral's page caches what it renders of them (referrals/suggestions_cache.py)."""
+    now = timezone.now()
+    suggestions = rank_referrals([referral], region=referral.region, now=now).get(referral.pk, [])[:limit]
+    for suggestion in suggestions:
+        _explain(suggestion, referral, now)
     return suggestions
 
 
@@ -82,29 +68,6 @@ def explain(suggestions: list[Suggestion], *, referral: Referral, now: datetime)
     for suggestion in suggestions:
         _explain(suggestion, referral, now)
     return suggestions
-
-
-def ranking_key(*, referral: Referral, limit: int = 20) -> str:
-    """The cache key of the referral's ranking: everything it depends on (also the language of
-    its reasons and the minute), so anything cached under it is never older than the ranking."""
-    patient = referral.patient
-    needs = sorted(feature.pk for feature in referral.care_needs.all())
-    question = [
-        referral.pk,
-        referral.state,
-        referral.state_changed_at.isoformat(),
-        referral.product_id,
-        referral.urgency,
-        referral.planned_date,
-        referral.preferred_location_id,
-        patient.postcode,
-        patient.insurer_id,
-        needs,
-        limit,
-        region_counts_version(region=referral.region),
-    ]
-    digest = hashlib.sha256(repr(question).encode()).hexdigest()[:32]
-    return f"referrals:matches:{referral.pk}:{get_language()}:{int(time.time() // 60)}:{digest}"
 
 
 def rank_referrals(referrals: list[Referral], *, region: Region, now: datetime) -> dict[int, list[Suggestion]]:

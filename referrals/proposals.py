@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from beds.models import CapacityChange
+from elvdesk.page_cache import region_changed
 from providers.models import Region
 from referrals import notifications
 from referrals.matching import rank_referrals
@@ -91,6 +92,8 @@ def _propose_in_region(region: Region, freed: dict[int, CapacityChange], *, now:
     )
     new = [row for row in rows if (row.referral_id, row.freed_by_id) not in existing]
     BedProposal.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent run made the same rows
+    if new:
+        region_changed(region.pk)
     new_keys = {(row.referral_id, row.capacity_id) for row in new}
     notified = 0
     if region.self_service_allowed(now):

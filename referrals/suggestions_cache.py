@@ -1,31 +1,41 @@
-"""The suggested locations on a referral's page, rendered once per ranking and cached.
+"""The suggested locations on a referral's page, rendered once and cached.
 
 The list is the same for everyone who may send the referral an offer and is shown on every view
-of the page; rendering its twenty offer forms (and unpickling the ranked locations) cost more
-than the rest of the page. It is cached under the ranking's own key (the referral, the language,
-the minute and the fingerprint of the region's bed counts: `referrals.matching.ranking_key`), so
-it is never older than the ranking it shows. The offer forms' CSRF token is personal: see
-elvdesk.fragments.
+of the page; ranking the region's locations and rendering their twenty offer forms cost more than
+the rest of the page. It is one cached part (elvdesk/page_cache.py): a bed count, a workflow step
+or an offer anywhere in the region changes the region's generation, and the referral's own facts
+that the ranking reads are part of the question, so it is never older than what it shows.
 
 A location without a planner carries a warning and an "I will phone them" box
 (referrals.offer_reachability); which locations those are is read on every view (one query) and
-is part of the key, so a planner added or removed shows on the next view.
+is part of the question, so a planner added or removed shows on the next view.
 """
-
-import hashlib
 
 from django.utils.safestring import SafeString
 
-from elvdesk.fragments import shared_fragment
+from elvdesk.page_cache import cached_part
 from providers.reachability import unreachable_location_ids
-from referrals.matching import MATCH_CACHE_SECONDS, match_locations, ranking_key
+from referrals.matching import match_locations
 from referrals.models import Referral
 
 SUGGESTIONS_TEMPLATE = "referrals/detail.html#suggestions"
 
 
-def _fingerprint(location_ids: set[int]) -> str:
-    return hashlib.sha256(",".join(map(str, sorted(location_ids))).encode()).hexdigest()[:16]
+def _ranking_question(referral: Referral) -> list:
+    """What the ranking of `referral` reads of the referral itself."""
+    patient = referral.patient
+    return [
+        referral.pk,
+        referral.state,
+        referral.state_changed_at.isoformat(),
+        referral.product_id,
+        referral.urgency,
+        referral.planned_date,
+        referral.preferred_location_id,
+        patient.postcode,
+        patient.insurer_id,
+        sorted(feature.pk for feature in referral.care_needs.all()),
+    ]
 
 
 def suggestions_html(request, *, referral: Referral) -> SafeString:
@@ -37,10 +47,11 @@ def suggestions_html(request, *, referral: Referral) -> SafeString:
         values = {"referral": referral, "suggestions": suggestions, "unreachable_ids": unreachable}
         return (values if suggestions else None), {}
 
-    return shared_fragment(
+    return cached_part(
         request,
-        key=f"{ranking_key(referral=referral)}:html:{_fingerprint(unreachable)}",
-        timeout=MATCH_CACHE_SECONDS,
+        name="suggestions",
+        region_id=referral.region_id,
+        question=[*_ranking_question(referral), sorted(unreachable)],
         template=SUGGESTIONS_TEMPLATE,
         context=context,
     ).html

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from elvdesk.errors import Conflict, PermissionDenied
+from elvdesk.page_cache import region_changed
 from referrals.models import OPEN_STATES, Referral, ReferralEvent, State
 
 SYSTEM = "system"  # the desk's own jobs (expiry), not a person
@@ -163,6 +164,7 @@ def referral_note(*, referral: Referral, by: User | None, reason: str, action: s
         at=timezone.now(),
         reason=reason,
     )
+    region_changed(referral.region_id)
 
 
 def _record_transition(
@@ -177,3 +179,4 @@ def _record_transition(
     locked.state = target
     locked.state_changed_at = now
     locked.save(update_fields=["state", "state_changed_at"])
+    region_changed(locked.region_id)

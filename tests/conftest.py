@@ -460,3 +460,25 @@ def _default_language():
     translation.deactivate()
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _page_cache_bumps_inside_test_transactions(monkeypatch):
+    """A test's own transaction is rolled back, never committed, so the region generation's
+    bump-after-commit (elvdesk/page_cache.py) would never run and a page rendered again in the same
+    test would come from the cache: inside that outer transaction the bump runs at once instead.
+    Transactional tests (threads, two app servers) commit for real and keep the real order."""
+    from django.db import connection
+
+    from elvdesk import page_cache
+
+    real = page_cache._after_commit
+
+    def after_commit(bump):
+        blocks = connection.atomic_blocks
+        if blocks and getattr(blocks[0], "_from_testcase", False):
+            bump()
+        else:
+            real(bump)
+
+    monkeypatch.setattr(page_cache, "_after_commit", after_commit)

@@ -10,6 +10,7 @@ import time_machine
 from django.urls import reverse
 
 from accounts.models import Role
+from elvdesk import page_cache
 from providers.contact_problems import contact_problem_raise
 from providers.models import ContactProblem, ContactProblemKind
 from referrals.models import State
@@ -58,6 +59,7 @@ def test_a_suggestion_without_a_planner_is_flagged_and_asks_for_the_confirmation
 
     world.planner.is_active = False  # provider A loses its only planner
     world.planner.save()
+    page_cache.region_changed(world.region.pk)  # as Beheer's user services do (audit.changes)
 
     page = client.get(BOARD).content.decode()
     flagged = card(page, searching)
@@ -66,6 +68,7 @@ def test_a_suggestion_without_a_planner_is_flagged_and_asks_for_the_confirmation
 
     world.planner.is_active = True
     world.planner.save()
+    page_cache.region_changed(world.region.pk)
     assert FLAG not in card(client.get(BOARD).content.decode(), searching)
 
 
@@ -115,6 +118,7 @@ def test_a_problem_disappears_from_the_panel_once_the_location_has_a_planner(wor
     assert f'id="contact-problem-{problem.pk}"' in client.get(BOARD).content.decode()
 
     user_with_role(Role.PROVIDER_STAFF, world.provider_b)
+    page_cache.region_changed(world.region.pk)  # as Beheer's invitation does (audit.changes)
 
     page = client.get(BOARD).content.decode()
     assert f'id="contact-problem-{problem.pk}"' not in page and 'id="unreachable"' not in page

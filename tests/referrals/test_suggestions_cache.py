@@ -1,6 +1,6 @@
-"""The suggested locations on the referral page are rendered once per ranking and shared through
-the cache (found slow by `make bench`); the offer forms still carry each user's own CSRF token,
-and the list is never older than the region's bed counts, nor shared between languages."""
+"""The suggested locations on the referral page are one cached part (elvdesk/page_cache.py),
+shared by everyone who may offer; the offer forms still carry each user's own CSRF token, and the
+list is never older than the region's bed counts, nor shared between languages."""
 
 import re
 from datetime import timedelta
@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from beds import services as beds
-from elvdesk import fragments
+from elvdesk import page_cache
 from referrals.models import Offer
 from tests.clients import client_for
 from tests.factories import user_with_role
@@ -42,13 +42,13 @@ def offer_tokens(html: str) -> set[str]:
 def renders(monkeypatch):
     """How often the suggestions were rendered rather than read from the cache."""
     calls = []
-    original = fragments.render_to_string
+    original = page_cache.render_to_string
 
     def counting(*args, **kwargs):
         calls.append(args[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(fragments, "render_to_string", counting)
+    monkeypatch.setattr(page_cache, "render_to_string", counting)
     return calls
 
 
@@ -110,8 +110,8 @@ def test_each_language_has_its_own_list(desk, searching, renders):
 
 
 def test_views_on_each_side_of_a_minute_boundary_rank_apart(desk, searching, renders):
-    """The ranking's key holds the minute (its reasons say "confirmed N minutes ago"): the last
-    instant of a minute and the first of the next are two rankings, two views in one minute one."""
+    """The part's key holds the minute (its reasons say "confirmed N minutes ago"): the last
+    instant of a minute and the first of the next are two renderings, two views in one minute one."""
     client = client_for(desk.coordinator)
     end_of_minute = timezone.now().replace(second=59, microsecond=900_000)
     with time_machine.travel(end_of_minute, tick=False):

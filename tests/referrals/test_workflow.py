@@ -131,7 +131,7 @@ def test_a_caller_holding_the_lock_moves_the_referral_without_reading_it_again(
 ):
     with transaction.atomic():
         locked = Referral.objects.select_for_update().get(pk=submitted.pk)
-        with django_assert_num_queries(2):  # the event and the new state
+        with django_assert_num_queries(3):  # the event, the new state, the region's generation
             moved = referral_transition(referral=locked, target="triage", by=desk.coordinator, locked=True)
         with pytest.raises(Conflict), django_assert_num_queries(0):
             referral_transition(referral=locked, target="admitted", by=desk.coordinator, locked=True)
