@@ -96,11 +96,23 @@ class Part:
     facts: dict = field(default_factory=dict)  # what the renderer kept beside the HTML
 
 
-def part_key(*, name: str, region_id: int, question: Iterable) -> str:
-    """The key of a part: see the module's docstring. One query (the region's generation)."""
+def part_key(*, name: str, region_id: int, question: Iterable, generation: int | None = None) -> str:
+    """The key of a part: see the module's docstring. One query (the region's generation), unless
+    the caller read it already in this request."""
+    if generation is None:
+        generation = region_generation(region_id)
     facts = repr([get_language(), int(time.time() // 60), *question])
     digest = hashlib.sha256(facts.encode()).hexdigest()[:32]
-    return f"part:{name}:{region_id}:{region_generation(region_id)}:{digest}"
+    return f"part:{name}:{region_id}:{generation}:{digest}"
+
+
+def _request_generation(request, region_id: int) -> int:
+    """The region's generation as read once in this request (a page with two parts reads it once):
+    a request that started before a change may show the page as it was when it started."""
+    seen = request.__dict__.setdefault("_page_generations", {})
+    if region_id not in seen:
+        seen[region_id] = region_generation(region_id)
+    return seen[region_id]
 
 
 def cached_data(*, name: str, region_id: int, question: Iterable, compute: Callable[[], object]):
@@ -126,7 +138,9 @@ def cached_part(
     """The part `name` of the region for `question`, from the cache or rendered from `template`
     with `context()`, which returns the template's context (None: the part is empty) and the facts
     to keep beside the HTML (for example whom it shows, for the access log)."""
-    key = part_key(name=name, region_id=region_id, question=question)
+    key = part_key(
+        name=name, region_id=region_id, question=question, generation=_request_generation(request, region_id)
+    )
     entry = cache.get(key)
     if entry is None:
         values, facts = context()

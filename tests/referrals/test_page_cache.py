@@ -100,9 +100,10 @@ def test_the_generation_is_raised_after_the_commit_and_not_for_a_rollback():
 @pytest.mark.django_db
 def test_a_part_is_rendered_again_only_when_its_generation_or_question_changes(desk, monkeypatch, each_cache):
     renders = []
-    request = RequestFactory().get("/")
 
     def part(question):
+        request = RequestFactory().get("/")  # a new request: it reads the generation anew
+
         def context():
             renders.append(question)
             return {"number": len(renders)}, {}
