@@ -6,6 +6,8 @@ with gevent: `python -m bench.load STEP.json` prints the step's result as JSON o
 Every virtual user sends its next request as soon as the previous one answered (no think time),
 so N users keep N requests in flight: a closed loop that measures the server's capacity at that
 concurrency. Latencies are recorded exactly (not locust's rounded buckets) after a warm-up.
+
+A step with `hosts` (two app servers, bench/cluster.py) splits its virtual users evenly over them.
 """
 
 from gevent import monkey
@@ -80,134 +82,189 @@ def _check(response, expected: tuple[int, ...]) -> None:
         response.success()
 
 
-def make_user_class(step: dict):
-    scenario = step["scenario"]
-    data = step["data"]
+class ScenarioUser(FastHttpUser):
+    """A virtual user running one scenario (`scenario`, a `do_<scenario>` method) on `data`."""
+
+    abstract = True
+    wait_time = constant(0)
+    network_timeout = 60.0
+    connection_timeout = 60.0
+    scenario = ""
+    data: dict = {}
     numbers = itertools.count()
 
-    class BenchUser(FastHttpUser):
-        host = step["host"]
-        wait_time = constant(0)
-        network_timeout = 60.0
-        connection_timeout = 60.0
+    def on_start(self):
+        self.number = next(self.numbers)
+        self.rng = random.Random(self.number)  # nosec B311: load pattern, not a secret
+        self.flip = 1
 
-        def on_start(self):
-            self.number = next(numbers)
-            self.rng = random.Random(self.number)  # nosec B311: load pattern, not a secret
-            self.flip = 1
+    def session_headers(self, session: dict, **extra) -> dict:
+        cookie = f"sessionid={session['sessionid']}; csrftoken={session['csrftoken']}"
+        return {"Cookie": cookie, **extra}
 
-        def session_headers(self, session: dict, **extra) -> dict:
-            cookie = f"sessionid={session['sessionid']}; csrftoken={session['csrftoken']}"
-            return {"Cookie": cookie, **extra}
+    def pick(self, key: str):
+        """This virtual user's own item of a list of the data (a session, a token)."""
+        items = self.data[key]
+        return items[self.number % len(items)]
 
-        def pick_session(self, key: str) -> dict:
-            sessions = data[key]
-            return sessions[self.number % len(sessions)]
+    def pick_session(self, key: str) -> dict:
+        return self.pick(key)
 
-        @task
-        def scenario_task(self):
-            getattr(self, f"do_{scenario}")()
+    @task
+    def scenario_task(self):
+        getattr(self, f"do_{self.scenario}")()
 
-        # --- scenarios -----------------------------------------------------------------------
+    # --- scenarios -----------------------------------------------------------------------
 
-        def do_baseline(self):
-            with self.client.get("/healthz", name="healthz", catch_response=True) as r:
-                _check(r, (200,))
+    def do_baseline(self):
+        with self.client.get("/healthz", name="healthz", catch_response=True) as r:
+            _check(r, (200,))
 
-        def _page(self, name: str, url: str, session_key: str):
-            headers = self.session_headers(self.pick_session(session_key))
-            with self.client.get(url, name=name, headers=headers, allow_redirects=False, catch_response=True) as r:
-                _check(r, (200,))
+    def _page(self, name: str, url: str, session_key: str):
+        headers = self.session_headers(self.pick_session(session_key))
+        with self.client.get(url, name=name, headers=headers, allow_redirects=False, catch_response=True) as r:
+            _check(r, (200,))
 
-        def do_overview(self):
-            self._page("overview", data["overview_url"], "gp_sessions")
+    def do_floor(self):
+        """The signed-in floor: a page with only the base template, as a signed-in GP."""
+        self._page("floor", self.data["floor_url"], "gp_sessions")
 
-        def do_board(self):
-            self._page("board", data["board_url"], "coordinator_sessions")
+    def do_overview(self):
+        self._page("overview", self.data["overview_url"], "gp_sessions")
 
-        def do_referral_detail(self):
-            referral = self.rng.choice(data["detail_referrals"])
-            self._page("referral detail", f"/referrals/{referral}/", "coordinator_sessions")
+    def do_board(self):
+        self._page("board", self.data["board_url"], "coordinator_sessions")
 
-        def do_capacity_update(self):
-            target = data["capacity_targets"][self.number % len(data["capacity_targets"])]
+    def do_referral_detail(self):
+        referral = self.rng.choice(self.data["detail_referrals"])
+        self._page("referral detail", f"/referrals/{referral}/", "coordinator_sessions")
+
+    def do_capacity_update(self):
+        target = self.data["capacity_targets"][self.number % len(self.data["capacity_targets"])]
+        session = target["session"]
+        delta = "+1" if self.flip > 0 else "-1"
+        self.flip = -self.flip
+        body = {"adjust": f"available:{delta}", "csrfmiddlewaretoken": session["csrftoken"]}
+        headers = self.session_headers(session, **{"HX-Request": "true"})
+        url = f"/beds/capacity/{target['capacity']}/"
+        with self.client.post(url, data=body, headers=headers, name="capacity update", catch_response=True) as r:
+            _check(r, (200,))
+            if r.status_code == 200 and "errorlist" in r.text:
+                r.failure("refused: " + r.text[:160])
+
+    def do_api_locations(self):
+        token = self.data["gp_tokens"][self.number % len(self.data["gp_tokens"])]
+        headers = {"Authorization": f"Token {token}"}
+        with self.client.get(self.data["api_url"], name="api locations", headers=headers, catch_response=True) as r:
+            _check(r, (200,))
+
+    def do_api_bulk(self):
+        """A provider system reads all bed counts of its organisation (with its planner's token)."""
+        token = self.data["planner_tokens"][self.number % len(self.data["planner_tokens"])]
+        headers = {"Authorization": f"Token {token}"}
+        with self.client.get(self.data["api_bulk_url"], name="api bulk", headers=headers, catch_response=True) as r:
+            _check(r, (200,))
+
+    def do_referral_submit(self):
+        """A GP submits the referral form for a new patient (a fresh BSN each time, so the rule of
+        one live referral per patient never refuses it): a redirect to the new referral."""
+        bsns = self.data["submit_bsns"]
+        if not bsns:
+            RECORDER.outcome("out_of_bsns")
+            gevent.sleep(0.05)
+            return
+        bsn = bsns.pop()
+        session = self.pick_session("gp_sessions")
+        body = {
+            **self.data["submit_form"],
+            "bsn": bsn,
+            "name": f"Bench Submit {bsn}",
+            "submit_token": f"bench-{bsn}",
+            "csrfmiddlewaretoken": session["csrftoken"],
+        }
+        headers = self.session_headers(session)
+        url = self.data["submit_url"]
+        with self.client.post(
+            url, data=body, headers=headers, name="referral submit", allow_redirects=False, catch_response=True
+        ) as r:
+            location = r.headers.get("Location") or r.headers.get("HX-Redirect") or ""
+            if r.status_code == 302 and location.startswith("/referrals/"):
+                r.success()
+                RECORDER.outcome("submitted")
+            else:
+                r.failure(f"HTTP {r.status_code} {location!r}: {r.text[:160]!r}")
+
+    def do_booking(self):
+        """A coordinator offers the next waiting referral a bed at one of the few locations
+        that have beds left; the provider accepts at once. When there is no free bed left (409)
+        the provider of that location records a discharge (+1 free), which everybody then
+        races for: contention for the last bed all through the step."""
+        pool = self.data["booking_referrals"]
+        if not pool:
+            gevent.sleep(0.05)
+            return
+        referral = pool.pop()
+        target = self.rng.choice(self.data["booking_targets"])
+        coordinators = self.data["booking_coordinator_tokens"]
+        coordinator = coordinators[self.number % len(coordinators)]
+        with self.client.post(
+            f"/api/v1/referrals/{referral}/offers/",
+            json={"capacity": target["capacity"]},
+            headers={"Authorization": f"Token {coordinator}"},
+            name="offer",
+            catch_response=True,
+        ) as r:
+            if r.status_code == 201:
+                r.success()
+                offer = r.json()["id"]
+            elif r.status_code == 409 and '"no_free_bed"' in r.text:
+                r.success()
+                offer = None
+            else:
+                r.failure(f"HTTP {r.status_code}: {r.text[:160]!r}")
+                return
+        if offer is None:
+            RECORDER.outcome("no_free_bed")
+            pool.insert(0, referral)
             session = target["session"]
-            delta = "+1" if self.flip > 0 else "-1"
-            self.flip = -self.flip
-            body = {"adjust": f"available:{delta}", "csrfmiddlewaretoken": session["csrftoken"]}
+            body = {"adjust": "available:+1", "csrfmiddlewaretoken": session["csrftoken"]}
             headers = self.session_headers(session, **{"HX-Request": "true"})
-            url = f"/beds/capacity/{target['capacity']}/"
-            with self.client.post(url, data=body, headers=headers, name="capacity update", catch_response=True) as r:
+            with self.client.post(
+                f"/beds/capacity/{target['capacity']}/",
+                data=body,
+                headers=headers,
+                name="free a bed",
+                catch_response=True,
+            ) as r:
                 _check(r, (200,))
                 if r.status_code == 200 and "errorlist" in r.text:
                     r.failure("refused: " + r.text[:160])
+                elif r.status_code == 200:
+                    RECORDER.outcome("freed")
+            return
+        RECORDER.outcome("offered")
+        with self.client.post(
+            f"/api/v1/offers/{offer}/accept/",
+            json={},
+            headers={"Authorization": f"Token {target['provider_token']}"},
+            name="accept",
+            catch_response=True,
+        ) as r:
+            _check(r, (200,))
+            if r.status_code == 200:
+                RECORDER.outcome("accepted")
 
-        def do_api_locations(self):
-            token = data["gp_tokens"][self.number % len(data["gp_tokens"])]
-            headers = {"Authorization": f"Token {token}"}
-            with self.client.get(data["api_url"], name="api locations", headers=headers, catch_response=True) as r:
-                _check(r, (200,))
 
-        def do_booking(self):
-            """A coordinator offers the next waiting referral a bed at one of the few locations
-            that have beds left; the provider accepts at once. When there is no free bed left (409)
-            the provider of that location records a discharge (+1 free), which everybody then
-            races for: contention for the last bed all through the step."""
-            pool = data["booking_referrals"]
-            if not pool:
-                gevent.sleep(0.05)
-                return
-            referral = pool.pop()
-            target = self.rng.choice(data["booking_targets"])
-            coordinator = data["booking_coordinator_tokens"][self.number % len(data["booking_coordinator_tokens"])]
-            with self.client.post(
-                f"/api/v1/referrals/{referral}/offers/",
-                json={"capacity": target["capacity"]},
-                headers={"Authorization": f"Token {coordinator}"},
-                name="offer",
-                catch_response=True,
-            ) as r:
-                if r.status_code == 201:
-                    r.success()
-                    offer = r.json()["id"]
-                elif r.status_code == 409 and '"no_free_bed"' in r.text:
-                    r.success()
-                    offer = None
-                else:
-                    r.failure(f"HTTP {r.status_code}: {r.text[:160]!r}")
-                    return
-            if offer is None:
-                RECORDER.outcome("no_free_bed")
-                pool.insert(0, referral)
-                session = target["session"]
-                body = {"adjust": "available:+1", "csrfmiddlewaretoken": session["csrftoken"]}
-                headers = self.session_headers(session, **{"HX-Request": "true"})
-                with self.client.post(
-                    f"/beds/capacity/{target['capacity']}/",
-                    data=body,
-                    headers=headers,
-                    name="free a bed",
-                    catch_response=True,
-                ) as r:
-                    _check(r, (200,))
-                    if r.status_code == 200 and "errorlist" in r.text:
-                        r.failure("refused: " + r.text[:160])
-                    elif r.status_code == 200:
-                        RECORDER.outcome("freed")
-                return
-            RECORDER.outcome("offered")
-            with self.client.post(
-                f"/api/v1/offers/{offer}/accept/",
-                json={},
-                headers={"Authorization": f"Token {target['provider_token']}"},
-                name="accept",
-                catch_response=True,
-            ) as r:
-                _check(r, (200,))
-                if r.status_code == 200:
-                    RECORDER.outcome("accepted")
-
-    return BenchUser
+def make_user_classes(step: dict) -> list:
+    """One user class per app server (`hosts`, else `host`), equal weights: with two servers
+    the virtual users are split over both (bench/cluster.py). They share one data set (one pool
+    of referrals, BSNs) and one numbering of the virtual users."""
+    shared = {"scenario": step["scenario"], "data": step["data"], "numbers": itertools.count()}
+    hosts = step.get("hosts") or [step["host"]]
+    return [
+        type(f"BenchUser{index}", (ScenarioUser,), {**shared, "host": host, "weight": 1, "abstract": False})
+        for index, host in enumerate(hosts)
+    ]
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -265,8 +322,8 @@ class CpuMeter:
 
 
 def run_step(step: dict) -> dict:
-    user_class = make_user_class(step)
-    env = Environment(user_classes=[user_class], events=events)
+    user_classes = make_user_classes(step)
+    env = Environment(user_classes=user_classes, events=events)
     events.request.add_listener(RECORDER.request)
     runner = env.create_local_runner()
     users = step["users"]

@@ -5,13 +5,20 @@
    `elvdesk` on postgres@127.0.0.1:5432). Redis: REDIS_URL, default redis://127.0.0.1:6379/8.
 2. Per data set: gunicorn with production settings on 127.0.0.1, the sessions and targets of
    the virtual users, an in-process pass counting SQL queries per request, then every scenario
-   at 1, 8 and 32 concurrent users (1 and 8 on the small set), each step time-bounded.
-3. bench/results/<timestamp>.json, latest.json and latest.md.
+   at 1 and 8 concurrent users and the scenarios that matter under a crowd (--crowd-scenarios)
+   at 32 (1 and 8 on the small set), each step time-bounded.
+3. On the full set, two app servers on the same database and Redis (bench/cluster.py): a bed
+   count changed through one is shown by the other at once, and booking through both at once
+   overbooks nothing.
+4. Per data set, after its HTTP steps: the background jobs (bench/jobs.py), unless --skip-jobs.
+5. bench/results/<timestamp>.json, latest.json and latest.md.
 
 Options: `python -m bench.run --help`.
 """
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -24,12 +31,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench import report
+from bench import cluster, report
 from bench.server import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-SCENARIOS = ("baseline", "overview", "board", "referral_detail", "capacity_update", "api_locations", "booking")
+SCENARIOS = (
+    "baseline",
+    "floor",
+    "overview",
+    "board",
+    "referral_detail",
+    "capacity_update",
+    "referral_submit",
+    "api_locations",
+    "api_bulk",
+    "booking",
+)
+# Every run reports these: the ratios of the others are taken against them.
+REFERENCE_SCENARIOS = ("baseline", "floor")
+# Above 8 users only these run (each step costs ~18 s; the whole run must stay under 15 minutes):
+# the references, the pages every user of a region looks at all day, and the race for the last bed.
+CROWD_SCENARIOS = ("baseline", "floor", "overview", "board", "booking")
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/elvdesk"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 PYTHON = sys.executable
@@ -148,16 +171,25 @@ def machine_info(database_url: str, redis_url: str) -> dict:
 
 
 def load_step(
-    *, scenario: str, users: int, server: Server, database: str, data: dict, warmup: float, duration: float
+    *,
+    scenario: str,
+    users: int,
+    hosts: list[str],
+    app_pids: list[int],
+    database: str,
+    data: dict,
+    warmup: float,
+    duration: float,
 ) -> dict:
     step = {
         "scenario": scenario,
         "users": users,
-        "host": server.url,
+        "host": hosts[0],
+        "hosts": hosts,
         "data": data,
         "warmup": warmup,
         "duration": duration,
-        "app_pids": server.worker_pids(),
+        "app_pids": app_pids,
         "database": database,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, prefix="bench-step-") as handle:
@@ -168,49 +200,59 @@ def load_step(
         os.unlink(handle.name)
 
 
+def _with_file(data: dict, prefix: str, use):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, prefix=prefix) as handle:
+        json.dump(data, handle)
+    try:
+        return use(handle.name)
+    finally:
+        os.unlink(handle.name)
+
+
 def bench_dataset(
     name: str, *, env: dict, port: int, workers: int, users: list[int], warmup: float, duration: float, args
 ) -> dict:
     result: dict = {"steps": []}
     log_path = Path(tempfile.gettempdir()) / f"bench-gunicorn-{name}.log"
+    database = urlsplit(env["DATABASE_URL"]).path.lstrip("/")
     with Server(env=env, port=port, workers=workers, log_path=log_path) as server:
         log(f"{name}: gunicorn on {server.url} ({workers} workers); preparing sessions and targets")
         fixture = fixtures(["prepare"], env)
         result["board_open_referrals"] = fixture["board_open_referrals"]
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, prefix="bench-fixture-") as handle:
-            json.dump(fixture, handle)
-        try:
-            result["queries"] = fixtures(["queries", "--fixture", handle.name], env)
-        finally:
-            os.unlink(handle.name)
+        result["queries"] = _with_file(
+            fixture, "bench-fixture-", lambda path: fixtures(["queries", "--fixture", path], env)
+        )
         log(
             f"{name}: SQL queries per request: "
             + ", ".join(f"{k} {v['queries']}" for k, v in result["queries"].items())
         )
         for count in users:
-            for scenario in args.scenarios:
+            scenarios = args.scenarios if count <= 8 else [s for s in args.scenarios if s in args.crowd_scenarios]
+            for scenario in scenarios:
                 data = fixture
                 setup = None
                 if scenario == "booking":
                     referrals = max(600, 120 * count)
                     setup = fixtures(["booking-setup", "--referrals", str(referrals), "--tag", f"{name}-{count}"], env)
                     data = {**fixture, **setup}
+                elif scenario == "referral_submit":
+                    # Enough new patients for the step at ~100 submissions a second.
+                    bsns = int(100 * (warmup + duration) + 200)
+                    data = {**fixture, **fixtures(["submit-setup", "--count", str(bsns)], env)}
                 step = load_step(
                     scenario=scenario,
                     users=count,
-                    server=server,
-                    database=urlsplit(env["DATABASE_URL"]).path.lstrip("/"),
+                    hosts=[server.url],
+                    app_pids=server.worker_pids(),
+                    database=database,
                     data=data,
                     warmup=warmup,
                     duration=duration,
                 )
                 if setup is not None:
-                    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, prefix="bench-booking-") as fh:
-                        json.dump(setup, fh)
-                    try:
-                        step["booking_check"] = fixtures(["booking-check", "--setup", fh.name], env)
-                    finally:
-                        os.unlink(fh.name)
+                    step["booking_check"] = _with_file(
+                        setup, "bench-booking-", lambda path: fixtures(["booking-check", "--setup", path], env)
+                    )
                 result["steps"].append(step)
                 extra = ""
                 if "booking_check" in step:
@@ -221,25 +263,68 @@ def bench_dataset(
                     f"{step['rps']} req/s, {step['failures']} errors, CPU/request app {cpu['app']} ms "
                     f"db {cpu['db']} ms{extra}"
                 )
+                if step.get("error_samples"):
+                    log(f"{name}: {scenario} errors, e.g. {step['error_samples'][0]}")
     return result
+
+
+def bench_cluster(*, env: dict, port: int, workers: int, warmup: float, duration: float) -> dict:
+    """Two app servers on the full set (bench/cluster.py): coherence and booking through both."""
+    return cluster.run(
+        env=env,
+        first_port=port,
+        workers=workers,
+        users=8,
+        warmup=warmup,
+        duration=duration,
+        fixtures=lambda command: fixtures(command, env),
+        load_step=load_step,
+        log=log,
+        log_dir=Path(tempfile.gettempdir()),
+    )
+
+
+def bench_jobs(env: dict, kind: str) -> dict | None:
+    """The background jobs of one data set (bench/jobs.py, written beside this benchmark); None
+    while that module does not exist yet."""
+    if importlib.util.find_spec("bench.jobs") is None:
+        log(f"{kind}: bench/jobs.py not found: no jobs benchmark")
+        return None
+    jobs = importlib.import_module("bench.jobs")
+    return jobs.run_jobs(env, kind=kind, log=log)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--users", default="1,8,32", help="concurrency levels on the full data set")
     parser.add_argument("--small-users", default="1,8", help="concurrency levels on the 1/20 data set")
-    parser.add_argument("--duration", type=float, default=12.0, help="measured seconds per step (full)")
-    parser.add_argument("--small-duration", type=float, default=8.0, help="measured seconds per step (small)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before each step")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per step (full)")
+    parser.add_argument("--small-duration", type=float, default=6.0, help="measured seconds per step (small)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each step")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers (3, as in the production image)")
     parser.add_argument("--port", type=int, default=8800, help="first port (8800–8899 are the benchmark's)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument(
+        "--crowd-scenarios",
+        default=",".join(CROWD_SCENARIOS),
+        help="the scenarios that also run above 8 users (the others run at 1 and 8 only)",
+    )
     parser.add_argument("--skip-small", action="store_true", help="no scaling check")
+    parser.add_argument("--skip-cluster", action="store_true", help="no two-server steps")
+    parser.add_argument("--skip-jobs", action="store_true", help="no background-jobs benchmark (bench/jobs.py)")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="where the JSON and Markdown go (default bench/results)"
+    )
     parser.add_argument("--reuse-data", action="store_true", help="keep the generated databases of a previous run")
     args = parser.parse_args(argv)
     args.scenarios = [s for s in args.scenarios.split(",") if s]
-    if "baseline" not in args.scenarios:
-        args.scenarios.insert(0, "baseline")
+    args.crowd_scenarios = [s for s in args.crowd_scenarios.split(",") if s]
+    unknown = sorted(set(args.scenarios + args.crowd_scenarios) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
+    for reference in reversed(REFERENCE_SCENARIOS):
+        if reference not in args.scenarios:
+            args.scenarios.insert(0, reference)
 
     started = time.monotonic()
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -297,6 +382,14 @@ def main(argv=None) -> int:
                 args=args,
             )
         )
+        if kind == "full" and not args.skip_cluster:
+            datasets[kind]["cluster"] = bench_cluster(
+                env=envs[kind], port=args.port + 10, workers=args.workers, warmup=args.warmup, duration=duration
+            )
+        if not args.skip_jobs:
+            jobs_result = bench_jobs(envs[kind], kind)
+            if jobs_result is not None:
+                datasets[kind]["jobs"] = jobs_result
 
     results = {
         "started_at": started_at,
@@ -304,6 +397,9 @@ def main(argv=None) -> int:
         "machine": machine,
         "server": {"workers": args.workers, "worker_class": "sync", "locust": locust_version},
         "settings": {
+            "users": args.users,
+            "small_users": args.small_users,
+            "crowd_scenarios": args.crowd_scenarios,
             "warmup": args.warmup,
             "duration": args.duration,
             "small_duration": args.small_duration,
@@ -314,9 +410,9 @@ def main(argv=None) -> int:
         "datasets": datasets,
     }
     report.analyse(results)
-    json_path, md_path = report.write(results, RESULTS)
+    json_path, md_path = report.write(results, args.results)
     print(md_path.read_text(encoding="utf-8"))
-    log(f"results: {json_path.relative_to(ROOT)}, {md_path.relative_to(ROOT)} ({results['seconds']} s)")
+    log(f"results: {json_path}, {md_path} ({results['seconds']} s)")
     missed = [check["check"] for check in results["budgets"] if not check["ok"]]
     if missed:
         log("budgets missed: " + "; ".join(missed))

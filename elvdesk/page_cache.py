@@ -31,16 +31,16 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, Subquery
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
+from beds.models import Capacity
 from providers.models import Region
 
 # Within the minute of its key a part is served; after that it is never asked for again, so it
@@ -51,40 +51,58 @@ PART_SECONDS = 120
 # --- the generation --------------------------------------------------------------------------
 
 
-def _bump(region_ids: frozenset[int]) -> None:
-    Region.objects.filter(pk__in=region_ids).update(page_generation=F("page_generation") + 1)
+def _pending() -> dict[str, set[int]]:
+    """The regions and bed counts this connection's transaction changed, not yet bumped."""
+    connection = transaction.get_connection()
+    return connection.__dict__.setdefault("_page_cache_pending", {"regions": set(), "capacities": set()})
 
 
-def _bump_for_capacities(capacity_ids: frozenset[int]) -> None:
-    Region.objects.filter(organisations__locations__capacities__pk__in=capacity_ids).update(
-        page_generation=F("page_generation") + 1
-    )
+def _flush() -> None:
+    """One UPDATE for everything the committed transaction changed (however many steps it took)."""
+    pending = _pending()
+    regions, capacities = set(pending["regions"]), set(pending["capacities"])
+    pending["regions"].clear()
+    pending["capacities"].clear()
+    changed = Q(pk__in=regions) if regions else Q(pk__in=[])
+    if capacities:
+        of_capacities = Capacity.objects.filter(pk__in=capacities).values("location__organisation__region_id")
+        changed |= Q(pk__in=Subquery(of_capacities))
+    Region.objects.filter(changed).update(page_generation=F("page_generation") + 1)
 
 
-def _after_commit(bump: Callable[[], None]) -> None:
+def _after_commit(flush: Callable[[], None]) -> None:
     # After the commit, not inside the transaction: a bump there would hold the region's row
     # until the commit and make every other writer of the region wait for it (or deadlock with
     # one that holds a bed count this transaction locks next). Outside a transaction: at once.
-    transaction.on_commit(bump)
+    # Robust: the change is committed whatever happens to the bump (the minute then bounds it).
+    transaction.on_commit(flush, robust=True)
+
+
+def _note(kind: str, ids: set[int]) -> None:
+    if not ids:
+        return
+    _pending()[kind].update(ids)
+    connection = transaction.get_connection()
+    # One flush per transaction: registered again only if none is waiting (a rolled-back
+    # savepoint drops what was registered in it).
+    if not (connection.in_atomic_block and any(hook is _flush for _, hook, _ in connection.run_on_commit)):
+        _after_commit(_flush)
 
 
 def region_changed(*region_ids: int | None) -> None:
     """What the pages of these regions show has changed (or will, when the current transaction
     commits): their cached parts are not served again."""
-    ids = frozenset(pk for pk in region_ids if pk is not None)
-    if ids:
-        _after_commit(partial(_bump, ids))
+    _note("regions", {pk for pk in region_ids if pk is not None})
 
 
 def capacity_changed(capacity_ids: Iterable[int]) -> None:
-    """A bed count changed: the region of its location changes (one statement after commit)."""
-    ids = frozenset(capacity_ids)
-    if ids:
-        _after_commit(partial(_bump_for_capacities, ids))
+    """A bed count changed: so did the pages of its location's region."""
+    _note("capacities", set(capacity_ids))
 
 
 def region_generation(region_id: int) -> int:
-    return Region.objects.filter(pk=region_id).values_list("page_generation", flat=True).first() or 0
+    rows = Region.objects.filter(pk=region_id).order_by().values_list("page_generation", flat=True)[:1]
+    return next(iter(rows), 0)
 
 
 # --- the parts -------------------------------------------------------------------------------
@@ -107,8 +125,13 @@ def part_key(*, name: str, region_id: int, question: Iterable, generation: int |
 
 
 def _request_generation(request, region_id: int) -> int:
-    """The region's generation as read once in this request (a page with two parts reads it once):
-    a request that started before a change may show the page as it was when it started."""
+    """The region's generation as this request read it. For the user's own region it came with
+    the signed-in user (loaded with organisation and region at the start of every request,
+    accounts/backends.py): no query. A request that started before a change may show the page as
+    it was when it started; the next one reads the new number."""
+    organisation = getattr(getattr(request, "user", None), "organisation", None)
+    if organisation is not None and organisation.region_id == region_id:
+        return organisation.region.page_generation
     seen = request.__dict__.setdefault("_page_generations", {})
     if region_id not in seen:
         seen[region_id] = region_generation(region_id)

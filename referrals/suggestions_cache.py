@@ -7,8 +7,8 @@ or an offer anywhere in the region changes the region's generation, and the refe
 that the ranking reads are part of the question, so it is never older than what it shows.
 
 A location without a planner carries a warning and an "I will phone them" box
-(referrals.offer_reachability); which locations those are is read on every view (one query) and
-is part of the question, so a planner added or removed shows on the next view.
+(referrals.offer_reachability); a planner added or removed in Beheer raises the region's
+generation (audit.changes), so it shows on the next view.
 """
 
 from django.utils.safestring import SafeString
@@ -40,10 +40,10 @@ def _ranking_question(referral: Referral) -> list:
 
 def suggestions_html(request, *, referral: Referral) -> SafeString:
     """The suggested locations with their offer forms, or "" when no location fits."""
-    unreachable = unreachable_location_ids(region_id=referral.region_id)
 
     def context():
         suggestions = match_locations(referral=referral)
+        unreachable = unreachable_location_ids(region_id=referral.region_id)
         values = {"referral": referral, "suggestions": suggestions, "unreachable_ids": unreachable}
         return (values if suggestions else None), {}
 
@@ -51,7 +51,7 @@ def suggestions_html(request, *, referral: Referral) -> SafeString:
         request,
         name="suggestions",
         region_id=referral.region_id,
-        question=[*_ranking_question(referral), sorted(unreachable)],
+        question=_ranking_question(referral),
         template=SUGGESTIONS_TEMPLATE,
         context=context,
     ).html

@@ -5,8 +5,10 @@ import time
 from unittest import mock
 
 import pytest
+import redis
 from django.db import OperationalError, connections
 
+from elvdesk import views
 from tests.celery_broker import CLOSED_PORT_BROKER, celery_configured
 from tests.private_redis import app_on_redis, private_redis  # noqa: F401 (fixture)
 
@@ -76,6 +78,53 @@ def test_a_frozen_redis_is_reported_without_hanging(client, settings, private_re
     assert took < 5, f"/healthz waited {took:.1f} s for a frozen Redis"
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "broker": "down", "cache": "down"}
+
+
+def _connections_received(server) -> int:
+    with redis.Redis.from_url(server.url) as client:
+        return int(client.info("stats")["total_connections_received"])
+
+
+@pytest.mark.django_db
+def test_the_broker_check_keeps_its_connection(client, monkeypatch, private_redis):  # noqa: F811
+    # A new connection per check made /healthz (the benchmark's baseline) several times slower.
+    monkeypatch.setattr(views, "_broker_client", None)
+    with celery_configured(task_always_eager=False, broker_url=private_redis.url):
+        before = _connections_received(private_redis)  # this count includes its own connection
+        for _ in range(3):
+            assert client.get(URL).json()["broker"] == "ok"
+        after = _connections_received(private_redis)
+    assert after - before - 1 == 1, f"{after - before - 1} connections for three checks"
+
+
+@pytest.mark.django_db
+def test_the_broker_check_makes_its_client_once_per_process(client, monkeypatch):
+    # No Redis needed: the client (and its connection pool) is made on the first check only.
+    monkeypatch.setattr(views, "_broker_client", None)
+    made = []
+    original = redis.ConnectionPool.__init__
+
+    def spy(self, *args, **kwargs):
+        made.append(kwargs.get("port"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.ConnectionPool, "__init__", spy)
+    with celery_configured(task_always_eager=False, broker_url=CLOSED_PORT_BROKER):
+        for _ in range(2):
+            assert client.get(URL).json()["broker"] == "down"
+    assert len(made) == 1
+
+
+@pytest.mark.django_db
+def test_a_restarted_redis_is_ok_again_on_the_kept_connection(client, monkeypatch, private_redis):  # noqa: F811
+    # The kept connection dies with the server; the next check after the restart connects anew.
+    monkeypatch.setattr(views, "_broker_client", None)
+    with celery_configured(task_always_eager=False, broker_url=private_redis.url):
+        assert client.get(URL).json()["broker"] == "ok"
+        private_redis.stop()
+        assert client.get(URL).json()["broker"] == "down"
+        private_redis.start()
+        assert client.get(URL).json()["broker"] == "ok"
 
 
 def test_only_get(client):

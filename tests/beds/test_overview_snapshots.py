@@ -193,6 +193,42 @@ def test_subscribers_get_html_text_and_csv_in_their_own_language(
     assert "2 maart 07:30" in by_recipient[dutch.email].subject  # rendered with the Dutch locale
 
 
+def test_each_subscriber_gets_their_own_greeting_above_the_same_overview(
+    region, beds, subscriber, django_capture_on_commit_callbacks
+):
+    # The overview is rendered once per snapshot and language (beds.tasks): only the greeting differs.
+    subscriber.first_name = "Anna"
+    subscriber.save()
+    other = user_with_role(Role.GP, region=region, username="gp2", first_name="Bram & Co", language="en")
+    OverviewSubscription.objects.create(user=other, region=region)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_job_at(MORNING_SLOT + timedelta(minutes=1))
+    anna, bram = sorted(mail.outbox, key=lambda message: message.to[0] != subscriber.email)
+
+    assert anna.body.startswith("Dear Anna,") and bram.body.startswith("Dear Bram &amp; Co,")
+    assert anna.body.split("\n", 1)[1] == bram.body.split("\n", 1)[1]
+    assert "<p>Dear Anna,</p>" in anna.alternatives[0][0] and "<p>Dear Bram &amp; Co,</p>" in bram.alternatives[0][0]
+    assert anna.alternatives[0][0].split("</p>", 1)[1] == bram.alternatives[0][0].split("</p>", 1)[1]
+    assert anna.subject == bram.subject and anna.attachments == bram.attachments
+
+
+def test_a_changed_snapshot_is_not_mailed_from_what_was_rendered_before(
+    region, beds, subscriber, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        run_job_at(MORNING_SLOT + timedelta(minutes=1))
+    snapshot = BedOverviewSnapshot.objects.get()
+    snapshot.rows = [{**row, "location": f"{row['location']} (renamed)"} for row in snapshot.rows]
+    snapshot.save()
+    delivery = OverviewDelivery.objects.get(snapshot=snapshot)
+    OverviewDelivery.objects.filter(pk=delivery.pk).update(sent_at=None, claimed_at=None)
+    mail.outbox.clear()
+
+    send_overview_email.apply(args=[delivery.pk])
+
+    assert "De Schacht (renamed)" in mail.outbox[0].body
+
+
 def test_a_subscription_of_a_user_who_left_the_region_sends_nothing(
     region, beds, subscriber, django_capture_on_commit_callbacks
 ):

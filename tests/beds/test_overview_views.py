@@ -365,10 +365,10 @@ def test_overview_refuses_post(make_client, gp):
 # None of them may repeat per location; a change here must be a conscious one. Plus one: the
 # fingerprint of the region's bed counts in the overview's cache key (a cached answer needs only
 # the session's queries and that one; tests/beds/test_overview_cache.py).
-PAGE_NO_FILTERS = 11
-PAGE_ALL_FILTERS = 15
-HTMX_NO_FILTERS = 7  # the #results partial renders neither the header nor the filter form
-HTMX_ALL_FILTERS = 11
+PAGE_NO_FILTERS = 10
+PAGE_ALL_FILTERS = 14
+HTMX_NO_FILTERS = 6  # the #results partial renders neither the header nor the filter form
+HTMX_ALL_FILTERS = 10
 ALL_FILTERS = {"product": "elv_hoog", "postcode": "6411 AB", "max_km": "100", "insurer": "3311", "features": ["oxygen"]}
 
 

@@ -617,15 +617,15 @@ def test_offer_and_acceptance_cost_a_fixed_number_of_queries(desk, searching, dj
     # Token with user and organisation, referral, bed count; in the transaction: referral and bed
     # the locations with an open offer of it (parallel offers), location still active (shared lock),
     # count locked, count, history, offer, event, referral state, planners, their notification; then
-    # the access log; the region's generation twice (the bed count, the referral's state: after
-    # the commit). (In tests the transaction's BEGIN and COMMIT are a savepoint's.)
+    # the access log; the region's generation for the bed count and for the referral's state (in
+    # tests each at once; after a real commit one statement for both). (In tests the transaction's BEGIN and COMMIT are a savepoint's.)
     with django_assert_num_queries(19):
         sent = coordinator.post(referral_url(searching.pk, "offers"), {"capacity": desk.capacity.pk}, format="json")
     assert sent.status_code == 201, sent.content
 
     # Token, offer; in the transaction: the referral's live offers, bed count and referral locked,
     # open offers sent meanwhile (none), count, history, offer, event, referral state, the referrer's
-    # notification; then the access log; the region's generation twice (as above).
+    # notification; then the access log; the region's generation twice (as above: once in production).
     with django_assert_num_queries(17):
         accepted = planner.post(offer_url(sent.json()["id"], "accept"), {}, format="json")
     assert accepted.status_code == 200, accepted.content

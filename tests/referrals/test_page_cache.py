@@ -84,17 +84,40 @@ def test_another_regions_change_leaves_the_generation_alone(desk):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_generation_is_raised_after_the_commit_and_not_for_a_rollback():
+def test_the_generation_is_raised_once_after_the_commit_and_not_for_a_rollback(django_assert_num_queries):
     region = RegionFactory()
     with transaction.atomic():
         page_cache.region_changed(region.pk)
+        page_cache.region_changed(region.pk)
         assert generation(region) == 0  # inside the writer's transaction nobody sees a new number yet
-    assert generation(region) == 1
+    assert generation(region) == 1  # one statement for the whole transaction
+
+    with django_assert_num_queries(1):
+        page_cache.region_changed(region.pk)  # outside a transaction: at once
+    assert generation(region) == 2
+
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            page_cache.region_changed(region.pk)
+            raise RuntimeError("a savepoint rolled back drops the flush registered in it")
+        page_cache.region_changed(region.pk)
+    assert generation(region) == 3
 
     with pytest.raises(RuntimeError), transaction.atomic():
         page_cache.region_changed(region.pk)
         raise RuntimeError("the change is rolled back")
-    assert generation(region) == 1
+    assert generation(region) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bed_count_raises_the_generation_of_its_own_region_only():
+    from tests.factories import CapacityFactory, LocationFactory, OrganisationFactory, product
+
+    here, elsewhere = RegionFactory(), RegionFactory()
+    location = LocationFactory(organisation=OrganisationFactory(region=here))
+    capacity = CapacityFactory(location=location, product=product("elv_hoog"), total=3, available=1)
+    beds.capacity_adjust(capacity_id=capacity.pk, by=None, field="available", delta=1)
+    assert (generation(here), generation(elsewhere)) == (1, 0)
 
 
 @pytest.mark.django_db

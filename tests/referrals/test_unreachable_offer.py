@@ -11,6 +11,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Role
+from accounts.services import user_deactivate
+from elvdesk import page_cache
 from providers.models import ContactProblem, ContactProblemKind, Product, SelfServiceOffers
 from referrals.models import Notification, Offer, State
 from tests.clients import client_for
@@ -141,11 +143,12 @@ def test_the_cached_suggestions_follow_a_planner_added_or_leaving(desk, searchin
     client = client_for(desk.coordinator)
     assert "receives offers in the portal" in client.get(detail(searching)).content.decode()
 
+    administrator = user_with_role(Role.ADMIN, desk.coordinator.organisation)
     planner = user_with_role(Role.PROVIDER_STAFF, unheard.location.organisation)
+    page_cache.region_changed(desk.region.pk)  # as Beheer's invitation does (audit.changes)
     assert "receives offers in the portal" not in client.get(detail(searching)).content.decode()
 
-    planner.is_active = False
-    planner.save()
+    user_deactivate(user=planner, by=administrator)  # Beheer
     assert "receives offers in the portal" in client.get(detail(searching)).content.decode()
 
 
