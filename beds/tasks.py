@@ -5,7 +5,10 @@ reminders are created under unique constraints, e-mails go through the outbox (e
 claimed with a lease, marked sent once the mail server accepted them).
 """
 
+import hashlib
+import json
 import logging
+import threading
 
 from celery import shared_task
 from django.conf import settings
@@ -15,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from beds import overviews, reminders
-from beds.models import Capacity, OverviewDelivery, OverviewSubscription, StaleCountReminder
+from beds.models import BedOverviewSnapshot, Capacity, OverviewDelivery, OverviewSubscription, StaleCountReminder
 from elvdesk.outbox import (
     SEND_TASK_OPTIONS,
     outbox_claim,
@@ -26,6 +29,49 @@ from elvdesk.outbox import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+# What every subscriber of a snapshot gets alike (the subject, the e-mail without its greeting, the
+# CSV), kept per snapshot and language for the last few: a worker mails one snapshot to all its
+# subscribers in a row, and rendering the table for each of them cost most of the job. The key
+# holds everything the parts are made of, so a changed region name or a reused id is a new entry.
+_shared_parts: dict[tuple, dict[str, str]] = {}
+_shared_parts_lock = threading.Lock()
+SHARED_PARTS_KEPT = 8
+
+
+def _overview_shared_parts(snapshot: BedOverviewSnapshot) -> dict[str, str]:
+    """The parts of a snapshot's e-mail that do not depend on the subscriber, in the active language."""
+    content = json.dumps([snapshot.slot.isoformat(), snapshot.rows, snapshot.totals], default=str)
+    key = (
+        snapshot.pk,
+        translation.get_language(),
+        snapshot.region.name,
+        settings.SITE_URL,
+        hashlib.blake2b(content.encode(), digest_size=16).digest(),
+    )
+    with _shared_parts_lock:
+        parts = _shared_parts.get(key)
+    if parts is not None:
+        return parts
+    context = {
+        "snapshot": snapshot,
+        "region": snapshot.region,
+        "table": overviews.overview_table(snapshot),
+        "link": settings.SITE_URL + reverse("beds:overview_snapshot", args=[snapshot.pk]),
+        "settings_link": settings.SITE_URL + reverse("beds:overview_subscription"),
+    }
+    parts = {
+        "subject": render_to_string("beds/email/overview_subject.txt", context).strip(),
+        "body": render_to_string("beds/email/overview.txt#shared", context),
+        "html": render_to_string("beds/email/overview.html#shared", context),
+        "csv": overviews.overview_csv(snapshot),
+    }
+    with _shared_parts_lock:
+        _shared_parts[key] = parts
+        while len(_shared_parts) > SHARED_PARTS_KEPT:
+            del _shared_parts[next(iter(_shared_parts))]  # the oldest
+    return parts
 
 
 @shared_task(**SEND_TASK_OPTIONS)
@@ -40,21 +86,12 @@ def send_overview_email(self, delivery_id: int) -> bool:
         outbox_close_unsent(model=OverviewDelivery, pk=delivery_id)
         return False
     with translation.override(user.language or settings.LANGUAGE_CODE):
-        context = {
-            "user": user,
-            "snapshot": snapshot,
-            "region": snapshot.region,
-            "table": overviews.overview_table(snapshot),
-            "link": settings.SITE_URL + reverse("beds:overview_snapshot", args=[snapshot.pk]),
-            "settings_link": settings.SITE_URL + reverse("beds:overview_subscription"),
-        }
-        subject = render_to_string("beds/email/overview_subject.txt", context).strip()
-        body = render_to_string("beds/email/overview.txt", context)
-        html = render_to_string("beds/email/overview.html", context)
-        attachment = overviews.overview_csv(snapshot)
-    message = EmailMultiAlternatives(subject, body, to=[user.email])
+        parts = _overview_shared_parts(snapshot)
+        body = render_to_string("beds/email/overview.txt", {"user": user, "shared": parts["body"]})
+        html = render_to_string("beds/email/overview.html", {"user": user, "shared": parts["html"]})
+    message = EmailMultiAlternatives(parts["subject"], body, to=[user.email])
     message.attach_alternative(html, "text/html")
-    message.attach(overviews.overview_csv_filename(snapshot), attachment, "text/csv")
+    message.attach(overviews.overview_csv_filename(snapshot), parts["csv"], "text/csv")
     outbox_send(task=self, model=OverviewDelivery, pk=delivery_id, message=message)
     logger.info("bed overview %s e-mailed (delivery %s)", snapshot.pk, delivery_id)
     return True

@@ -117,8 +117,12 @@ def _create_referral(*, by: User, data: dict, idempotency_key: str | None) -> Re
         created_at=now,
         **{name: data.get(name) for name in REFERRAL_FIELDS if data.get(name) is not None},
     )
-    referral.care_needs.set(data.get("care_needs") or [])
-    referral_transition(referral=referral, target=State.SUBMITTED, by=by, actions=(Action.SUBMIT,))
+    care_needs = data.get("care_needs") or []
+    if care_needs:  # a new referral has none yet: add, without reading them first
+        referral.care_needs.add(*care_needs)
+    # The row was inserted by this transaction, so nobody else can see or lock it before the
+    # commit: the steps need not read it again under a lock (locked=True).
+    referral_transition(referral=referral, target=State.SUBMITTED, by=by, actions=(Action.SUBMIT,), locked=True)
     notifications.notify_submitted(referral)
     if referral.region.self_service_allowed(now):
         referral_transition(
@@ -127,6 +131,7 @@ def _create_referral(*, by: User, data: dict, idempotency_key: str | None) -> Re
             by=None,
             reason=_("Self-service: the referrer may send offers directly."),
             actions=(Action.START_SEARCH,),
+            locked=True,
         )
     return referral
 

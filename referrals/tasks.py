@@ -132,7 +132,7 @@ def take_reserved_beds() -> dict:
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=540)
 def pseudonymise_closed_referrals() -> dict:
     """Retention: pseudonymise patients whose referrals closed longer ago than the region's
-    term; one transaction per patient (referrals/retention.py)."""
+    term, in batches of 500 patients (one transaction each) until none is due (referrals/retention.py)."""
     from referrals.retention import retention_run
 
     return retention_run()

@@ -73,7 +73,7 @@ def test_kpi_pages_answer_only_get(kpi_world):
         ({"from": "yesterday", "to": "2026-03-01"}, "Enter a date as YYYY-MM-DD, for example 2026-03-31."),
         ({"from": "2026-02-30", "to": "2026-03-01"}, "Enter a date as YYYY-MM-DD, for example 2026-03-31."),
         ({"from": "2026-03-01"}, "Enter both dates of the period."),
-        ({"from": "2020-01-01", "to": "2026-03-01"}, "Choose a period of at most 731 days."),
+        ({"from": "2020-01-01", "to": "2026-03-01"}, "Choose a period of at most 1096 days."),
     ],
 )
 def test_bad_period_input_gets_a_clear_message_and_keeps_what_was_typed(kpi_world, query, message):
