@@ -618,7 +618,8 @@ def test_offer_and_acceptance_cost_a_fixed_number_of_queries(desk, searching, dj
     # the locations with an open offer of it (parallel offers), location still active (shared lock),
     # count locked, count, history, offer, event, referral state, planners, their notification; then
     # the access log; the region's generation for the bed count and for the referral's state (in
-    # tests each at once; after a real commit one statement for both). (In tests the transaction's BEGIN and COMMIT are a savepoint's.)
+    # tests each at once; after a real commit one statement for both). (In tests the transaction's
+    # BEGIN and COMMIT are a savepoint's.)
     with django_assert_num_queries(19):
         sent = coordinator.post(referral_url(searching.pk, "offers"), {"capacity": desk.capacity.pk}, format="json")
     assert sent.status_code == 201, sent.content

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db
 # referral number, decision support on ticked boxes that stores nothing).
 NO_PATIENT_DATA = {
     "home",
+    "account",
     "healthz",
     "set_language",
     "login",

@@ -71,6 +71,7 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("api-docs", "GET"): Route("GET", channel="public"),
     ("api-root", "GET"): Route("GET", channel="public"),
     ("home", "GET"): Route("GET", EVERYONE, channel="login"),
+    ("account", "GET"): Route("GET", EVERYONE, channel="login"),
     ("two_factor_setup", "GET"): Route("GET", EVERYONE, channel="login"),
     ("two_factor_verify", "GET"): Route("GET", EVERYONE, channel="login"),
     ("two_factor_recovery_codes", "GET"): Route("GET", EVERYONE, channel="login"),
