@@ -9,6 +9,8 @@ the page by the table it is drawn from.
 import math
 from dataclasses import dataclass, field
 
+from django.utils.html import format_html_join
+
 from elvdesk.numbers import format_number
 
 WIDTH = 720
@@ -59,6 +61,16 @@ class Series:
     @property
     def css(self) -> str:
         return f"series-{self.index % 6}"
+
+    @property
+    def circles(self) -> str:
+        """One marker per point with its figure as a tooltip, built here rather than in a template
+        loop: three years of days are over a thousand points per series (make bench, KPI page)."""
+        return format_html_join(
+            "",
+            '<circle cx="{}" cy="{}" r="3"><title>{} · {}</title></circle>',
+            ((f"{p.x:.1f}", f"{p.y:.1f}", self.name, p.label) for p in self.points),
+        )
 
 
 @dataclass
