@@ -99,7 +99,7 @@ format: $(STAMP)
 # Static security checks (CI runs this). bandit must be clean. pip-audit needs PyPI's per-version
 # vulnerability data; where that cannot be reached it says so instead of pretending to be clean.
 security: $(STAMP)
-	$(BIN)/bandit -q -r . -x './.venv,./tests,./staticfiles,./test-artifacts,*/migrations/*'
+	$(BIN)/bandit -q -r . -x './.venv,./.venv-bench,./tests,./staticfiles,./test-artifacts,*/migrations/*'
 	@if $(PY) -c "import urllib.request,sys; urllib.request.urlopen('https://pypi.org/pypi/django/5.2/json', timeout=10)" 2>/dev/null; then \
 		$(BIN)/pip-audit --strict --skip-editable; \
 	else \

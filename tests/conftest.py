@@ -482,3 +482,16 @@ def _page_cache_bumps_inside_test_transactions(monkeypatch):
             real(bump)
 
     monkeypatch.setattr(page_cache, "_after_commit", after_commit)
+
+
+@pytest.fixture(autouse=True)
+def _celery_join_flag_reset():
+    """Celery keeps "a task is running, so result.get() would block" in one process-wide flag:
+    an eager task sets it and puts back the value it found. Two threads running eager tasks at
+    once (a concurrency test, the live server of a browser test) can leave it set for good, and a
+    later test's `.delay().get()` then fails with "Never call result.get() within a task!" —
+    depending on the order the tests ran in. Every test starts with it cleared."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield
