@@ -113,16 +113,7 @@ class LocationListApi(APIView):
     def _locations(user, form: OverviewFilterForm):
         if user.role == Role.PROVIDER_STAFF:
             return organisation_locations(organisation=user.organisation)
-        data = form.cleaned_data
-        filters = OverviewFilters(
-            product=data.get("product"),
-            features=list(data.get("features") or []),
-            insurer=data.get("insurer"),
-            origin=data.get("postcode"),
-            max_km=data.get("max_km"),
-            only_free=bool(data.get("only_free")),
-        )
-        return region_overview(region=user.region, filters=filters)
+        return region_overview(region=user.region, filters=OverviewFilters.from_cleaned(form.cleaned_data))
 
 
 class CapacityDetailApi(APIView):

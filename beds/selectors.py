@@ -19,6 +19,18 @@ class OverviewFilters:
     max_km: int | None = None
     only_free: bool = False
 
+    @classmethod
+    def from_cleaned(cls, data: dict) -> "OverviewFilters":
+        """The filters of a cleaned OverviewFilterForm (the page and the API ask the same question)."""
+        return cls(
+            product=data.get("product"),
+            features=list(data.get("features") or []),
+            insurer=data.get("insurer"),
+            origin=data.get("postcode"),
+            max_km=data.get("max_km"),
+            only_free=bool(data.get("only_free")),
+        )
+
 
 def mark_staleness(locations, *, stale_after_hours: int) -> list[Location]:
     now = timezone.now()

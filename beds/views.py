@@ -181,15 +181,7 @@ def _overview_context(request, region) -> dict:
     if form.is_bound and not form.is_valid():
         filters = None
     else:
-        data = form.cleaned_data if form.is_bound else {}
-        filters = OverviewFilters(
-            product=data.get("product"),
-            features=list(data.get("features") or []),
-            insurer=data.get("insurer"),
-            origin=data.get("postcode"),
-            max_km=data.get("max_km"),
-            only_free=bool(data.get("only_free")),
-        )
+        filters = OverviewFilters.from_cleaned(form.cleaned_data if form.is_bound else {})
         locations = region_overview(region=region, filters=filters)
         if _is_referrer(request.user):
             _add_refer_links(locations, form)

@@ -109,6 +109,12 @@ def budgets(results: dict) -> list[dict]:
     def check(name: str, value, limit, ok: bool):
         checks.append({"check": name, "value": value, "limit": limit, "ok": bool(ok)})
 
+    def booking_checks(name: str, booking: dict):
+        overbookings, limit = booking.get("overbookings"), BUDGET["booking_overbookings"]
+        check(f"{name}: overbookings", overbookings, limit, overbookings == limit)
+        consistent = _booking_consistent(booking)
+        check(f"{name}: counts consistent", consistent, True, consistent)
+
     for scenario, limit in BUDGET["p95_ms_at_8"].items():
         step = full.get((scenario, 8))
         if step:
@@ -133,15 +139,7 @@ def budgets(results: dict) -> list[dict]:
             check(f"{scenario}: median latency full / small (1 user)", ratio, limit, ratio <= limit)
     for (scenario, users), step in sorted(full.items()):
         if scenario == "booking":
-            booking = step.get("booking_check", {})
-            check(
-                f"booking at {users} users: overbookings",
-                booking.get("overbookings"),
-                BUDGET["booking_overbookings"],
-                booking.get("overbookings") == BUDGET["booking_overbookings"],
-            )
-            consistent = _booking_consistent(booking)
-            check(f"booking at {users} users: counts consistent", consistent, True, consistent)
+            booking_checks(f"booking at {users} users", step.get("booking_check", {}))
             if users == 8:
                 limit = BUDGET["booking_p95_ms"]
                 check("booking: p95 at 8 users (ms)", step["p95_ms"], limit, step["p95_ms"] <= limit)
@@ -157,16 +155,9 @@ def budgets(results: dict) -> list[dict]:
             rounds > 0 and coherent == rounds,
         )
         booking = cluster.get("booking", {})
-        check_ = booking.get("booking_check", {})
-        users = booking.get("users")
-        check(
-            f"two app servers: booking at {users} users over both: overbookings",
-            check_.get("overbookings"),
-            BUDGET["booking_overbookings"],
-            check_.get("overbookings") == BUDGET["booking_overbookings"],
+        booking_checks(
+            f"two app servers: booking at {booking.get('users')} users over both", booking.get("booking_check", {})
         )
-        consistent = _booking_consistent(check_)
-        check(f"two app servers: booking at {users} users over both: counts consistent", consistent, True, consistent)
         failures = booking.get("failures")
         check("two app servers: failed requests", failures, 0, failures == 0)
     for name, dataset in results["datasets"].items():
